@@ -1,0 +1,104 @@
+"""The RDKit boundary: parse SMILES, write canonical SMILES, judge strict validity, mute RDKit.
+
+Everything that turns text into an RDKit ``Mol`` or back goes through here, so the rules (what is a
+valid molecule, which SMILES is canonical) are written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rdkit import Chem, RDLogger
+
+__all__ = [
+    "InvalidSmilesError",
+    "smiles_to_mol",
+    "mol_to_smiles",
+    "canonical_smiles",
+    "strict_smiles",
+    "quiet_rdkit",
+]
+
+
+class InvalidSmilesError(ValueError):
+    """RDKit could not parse or sanitise a SMILES string."""
+
+    def __init__(self, smiles: str) -> None:
+        super().__init__(f"RDKit cannot parse SMILES {smiles!r}")
+        self.smiles = smiles
+
+
+def smiles_to_mol(smiles: str) -> Chem.Mol:
+    """Parse and sanitise a SMILES string.
+
+    Raises:
+        InvalidSmilesError: If RDKit rejects it (syntax, valence) or it is empty.
+
+    Examples:
+        >>> smiles_to_mol("c1ccoc1").GetNumAtoms()
+        5
+    """
+    mol = Chem.MolFromSmiles(smiles) if smiles and smiles.strip() else None
+    if mol is None or mol.GetNumAtoms() == 0:
+        raise InvalidSmilesError(smiles)
+    return mol
+
+
+def mol_to_smiles(mol: Chem.Mol) -> str:
+    """RDKit's canonical SMILES of ``mol`` (the identity used for uniqueness and novelty).
+
+    Examples:
+        >>> mol_to_smiles(smiles_to_mol("OCC"))
+        'CCO'
+    """
+    return Chem.MolToSmiles(mol)
+
+
+def canonical_smiles(smiles: str) -> str | None:
+    """Canonical SMILES of a parsable string, or ``None`` if RDKit rejects it.
+
+    Examples:
+        >>> canonical_smiles("C(C)O"), canonical_smiles("C1CC")
+        ('CCO', None)
+    """
+    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    return None if mol is None or mol.GetNumAtoms() == 0 else Chem.MolToSmiles(mol)
+
+
+def strict_smiles(mol: Chem.Mol | None) -> str | None:
+    """Canonical SMILES of a strictly valid molecule, else ``None``.
+
+    Strictly valid (molgan's definition, stricter than MolGAN's code, which kept padding as ``*``
+    atoms and disconnected fragments): ``mol`` is a sanitised molecule (as returned by
+    ``Chem.MolFromSmiles`` or :func:`molgan.graph.graph_to_mol`; ``None`` means sanitisation
+    failed) with at least one atom, no dummy (atomic number 0) atoms, and a single connected
+    component. No valency correction is ever applied.
+
+    Examples:
+        >>> strict_smiles(Chem.MolFromSmiles("OCC")), strict_smiles(Chem.MolFromSmiles("CC.O"))
+        ('CCO', None)
+        >>> strict_smiles(Chem.MolFromSmiles("*CC")) is None
+        True
+    """
+    if mol is None or mol.GetNumAtoms() == 0:
+        return None
+    smiles = Chem.MolToSmiles(mol)
+    # Dummy atoms always print as "*" (bare, bracketed or isotope-labelled) and fragments as ".".
+    return None if "." in smiles or "*" in smiles else smiles
+
+
+@contextmanager
+def quiet_rdkit() -> Iterator[None]:
+    """Mute RDKit's warnings and errors inside the block (for expected failures such as decoding).
+
+    Examples:
+        >>> with quiet_rdkit():
+        ...     Chem.MolFromSmiles("C(C)(C)(C)(C)C") is None
+        True
+    """
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        yield
+    finally:
+        RDLogger.EnableLog("rdApp.*")

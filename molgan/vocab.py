@@ -1,0 +1,155 @@
+"""The vocabulary: which atom classes, bond classes and how many atoms a graph may hold.
+
+Every encoder, decoder, layer width and metric reads these numbers from one ``Vocabulary``; nothing
+else in molgan spells out element lists. Atom classes are (element, formal charge) pairs so that
+zwitterions such as ``[NH3+]CC(=O)[O-]`` survive encoding. Id 0 is reserved for padding (atoms) and
+for "no bond" (bonds).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from rdkit import Chem
+
+__all__ = ["AtomType", "Vocabulary", "BOND_TYPES"]
+
+# Kekulized bond classes. Aromatic rings are written as alternating single/double bonds, and RDKit
+# re-aromatises them on sanitisation, so four classes (with "none") cover all of QM9 and MOSES.
+BOND_TYPES: tuple[str, ...] = ("SINGLE", "DOUBLE", "TRIPLE")
+
+_ELEMENTS = frozenset(Chem.GetPeriodicTable().GetElementSymbol(z) for z in range(1, 119))
+
+
+@dataclass(frozen=True, order=True)
+class AtomType:
+    """One atom class: an element with a formal charge. Hydrogens stay implicit."""
+
+    element: str
+    charge: int = 0
+
+    @property
+    def label(self) -> str:
+        """A short human-readable name, e.g. ``"N+"`` or ``"O-"``.
+
+        Examples:
+            >>> AtomType("N", 1).label, AtomType("O", -1).label, AtomType("C").label
+            ('N+', 'O-', 'C')
+        """
+        if self.charge == 0:
+            return self.element
+        sign = "+" if self.charge > 0 else "-"
+        return self.element + sign * abs(self.charge)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Atom classes, bond classes and the maximum number of heavy atoms of a graph.
+
+    Attributes:
+        atom_types: The atom classes; class id ``i + 1`` is ``atom_types[i]`` and id 0 is padding.
+        max_atoms: ``N``, the number of nodes of every dense graph.
+        bond_types: RDKit bond-type names; class id ``i + 1`` is ``bond_types[i]``, 0 is no bond.
+    """
+
+    atom_types: tuple[AtomType, ...]
+    max_atoms: int
+    bond_types: tuple[str, ...] = BOND_TYPES
+    _atom_ids: dict[AtomType, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.atom_types:
+            raise ValueError("a vocabulary needs at least one atom type")
+        if len(set(self.atom_types)) != len(self.atom_types):
+            raise ValueError(f"duplicate atom types in {self.atom_types}")
+        if self.max_atoms < 1:
+            raise ValueError(f"max_atoms must be positive, got {self.max_atoms}")
+        for atom in self.atom_types:
+            if atom.element not in _ELEMENTS:
+                raise ValueError(f"atom type {atom.element!r} is not a chemical element")
+        unknown = [b for b in self.bond_types if not hasattr(Chem.BondType, b)]
+        if unknown:
+            raise ValueError(f"unknown RDKit bond types {unknown}")
+        ids = {atom: i + 1 for i, atom in enumerate(self.atom_types)}
+        object.__setattr__(self, "_atom_ids", ids)
+
+    @classmethod
+    def qm9(cls) -> Vocabulary:
+        """The vocabulary of all 133,885 QM9 molecules.
+
+        Equal to ``Vocabulary.from_mols`` over ``data/qm9.csv.gz`` (a test checks this): C, N, O, F
+        plus the charged states of QM9's 1,845 zwitterions, at most 9 heavy atoms.
+        """
+        atoms = [("C", 0), ("C", -1), ("N", 0), ("N", -1), ("N", 1), ("O", 0), ("O", -1), ("F", 0)]
+        return cls(tuple(AtomType(e, c) for e, c in atoms), max_atoms=9)
+
+    @classmethod
+    def from_mols(cls, mols: Iterable[Chem.Mol], max_atoms: int | None = None) -> Vocabulary:
+        """Derive the vocabulary from data: every (element, charge) seen, sorted by atomic number.
+
+        Args:
+            mols: Sanitised molecules.
+            max_atoms: ``N``; defaults to the largest heavy-atom count seen.
+        """
+        seen: set[AtomType] = set()
+        largest = 0
+        for mol in mols:
+            largest = max(largest, mol.GetNumAtoms())
+            seen.update(AtomType(a.GetSymbol(), a.GetFormalCharge()) for a in mol.GetAtoms())
+        table = Chem.GetPeriodicTable()
+        ordered = sorted(seen, key=lambda t: (table.GetAtomicNumber(t.element), abs(t.charge), t.charge))
+        return cls(tuple(ordered), max_atoms=max_atoms or largest)
+
+    @property
+    def n_atom_classes(self) -> int:
+        """``T``: atom classes including padding."""
+        return len(self.atom_types) + 1
+
+    @property
+    def n_bond_classes(self) -> int:
+        """``Y``: bond classes including "no bond"."""
+        return len(self.bond_types) + 1
+
+    def atom_id(self, element: str, charge: int = 0) -> int | None:
+        """The class id of (element, charge), or ``None`` when it is not in the vocabulary."""
+        return self._atom_ids.get(AtomType(element, charge))
+
+    @cached_property
+    def rdkit_bond_types(self) -> tuple[Chem.BondType, ...]:
+        """RDKit bond types indexed by class id (index 0 is ``None``: no bond)."""
+        return (None, *(getattr(Chem.BondType, b) for b in self.bond_types))
+
+    def bond_id(self, bond_type: Chem.BondType) -> int | None:
+        """The class id of an RDKit bond type, or ``None`` when it is not in the vocabulary."""
+        return self._bond_ids.get(bond_type)
+
+    @cached_property
+    def _bond_ids(self) -> dict[Chem.BondType, int]:
+        return {bt: i for i, bt in enumerate(self.rdkit_bond_types) if i > 0}
+
+    def to_dict(self) -> dict:
+        """A JSON-ready description (saved beside every checkpoint and dataset cache)."""
+        return {
+            "atom_types": [[a.element, a.charge] for a in self.atom_types],
+            "bond_types": list(self.bond_types),
+            "max_atoms": self.max_atoms,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Vocabulary:
+        """Rebuild a vocabulary written by :meth:`to_dict`."""
+        try:
+            atoms = tuple(AtomType(str(e), int(c)) for e, c in data["atom_types"])
+            return cls(atoms, int(data["max_atoms"]), tuple(str(b) for b in data["bond_types"]))
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"not a vocabulary description: {err}") from err
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the vocabulary, used to key caches so a change never reuses them."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
