@@ -1,0 +1,409 @@
+"""From SMILES files to graph tensors: featurise once, split, cache, and hand out PyG objects.
+
+``featurize`` turns SMILES into dense ``MolGraph`` tensors (checking that each molecule decodes back
+to the same canonical SMILES) and says which rows it skipped and why. ``MoleculeDataset`` is a
+torch-geometric ``InMemoryDataset`` over any SMILES file that caches the featurised tensors under a
+folder keyed by the file's hash and the vocabulary, so a changed file or vocabulary never reuses a
+stale cache. ``split_rows`` is the documented, version-independent train/valid/test split.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from rdkit import Chem
+from torch_geometric.data import Batch, Data, InMemoryDataset
+from tqdm.auto import tqdm
+
+from molgan.chem import quiet_rdkit
+from molgan.graph import EncodingError, MolGraph, graphs_to_mols, mol_to_graph
+from molgan.io import InputFileError, read_smiles
+from molgan.vocab import Vocabulary
+
+__all__ = [
+    "DATA_DIR",
+    "QM9_PATH",
+    "QM9_SPLITS",
+    "SPLIT_FRACTIONS",
+    "Featurized",
+    "featurize",
+    "data_stats",
+    "split_rows",
+    "write_splits",
+    "MoleculeDataset",
+    "graph_to_data",
+    "data_to_graph",
+    "graphs_to_batch",
+]
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+QM9_PATH = DATA_DIR / "qm9.csv.gz"
+QM9_SPLITS = {name: DATA_DIR / "splits" / f"qm9_{name}.csv.gz" for name in ("train", "valid", "test")}
+# 80/10/10, the usual QM9 proportions; the rows are ordered by a seeded hash, not a RNG stream, so
+# the split never changes with the NumPy or Python version.
+SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
+SPLIT_SEED = 0
+_CACHE_FORMAT = 1
+_EXAMPLES_PER_REASON = 5
+
+
+@dataclass
+class Featurized:
+    """The encodable rows of a SMILES file as dense tensors, and what was skipped.
+
+    Attributes:
+        graphs: ``atoms [M, N]`` and ``bonds [M, N, N]`` (int8) for the ``M`` kept rows.
+        smiles: Canonical SMILES of the kept rows.
+        rows: 0-based index of each kept row in the input (``[M]``, long).
+        n_rows: Rows read from the input, kept or not.
+        skipped: Reason -> count of skipped rows.
+        examples: Reason -> up to five ``(row, smiles)`` examples.
+    """
+
+    graphs: MolGraph
+    smiles: list[str]
+    rows: torch.Tensor
+    n_rows: int
+    skipped: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+
+    @property
+    def n_kept(self) -> int:
+        """Rows kept (parsed, encodable and round-tripping exactly)."""
+        return len(self.smiles)
+
+
+def featurize(
+    smiles: Sequence[str], vocab: Vocabulary, *, n_jobs: int | None = None, progress: bool = True
+) -> Featurized:
+    """Parse, encode and round-trip-check SMILES in worker processes.
+
+    A row is kept when RDKit parses it, it is a single fragment, ``mol_to_graph`` can encode it in
+    ``vocab``, and decoding the graph gives back the same canonical SMILES. Otherwise it is counted
+    under one reason: ``empty``, ``unparsable``, ``multi_fragment``, ``too_many_atoms``,
+    ``unknown_atom``, ``unknown_bond`` or ``round_trip_mismatch``.
+
+    Args:
+        smiles: The input strings, one per row.
+        vocab: The vocabulary to encode in.
+        n_jobs: Worker processes (default: all cores); 1 runs in this process.
+        progress: Show a progress bar for large inputs.
+    """
+    chunks = [list(smiles[i : i + 2048]) for i in range(0, len(smiles), 2048)]
+    tasks = [(vocab.to_dict(), chunk) for chunk in chunks]
+    n_jobs = n_jobs or os.cpu_count() or 1
+    show = progress and len(smiles) >= 20_000
+    bar = tqdm(total=len(smiles), desc="featurising", unit="mol", disable=not show)
+    if n_jobs > 1 and len(chunks) > 1:
+        with multiprocessing.get_context("fork").Pool(min(n_jobs, len(chunks))) as pool:
+            results = []
+            for result in pool.imap(_featurize_chunk, tasks):
+                results.append(result)
+                bar.update(len(result[0]))
+    else:
+        results = []
+        for task in tasks:
+            results.append(_featurize_chunk(task))
+            bar.update(len(task[1]))
+    bar.close()
+    return _merge(results, smiles, vocab)
+
+
+def data_stats(
+    path: str | os.PathLike, vocab: Vocabulary | None = None, *, max_atoms: int | None = None
+) -> dict:
+    """Report how many rows of a SMILES file parse, encode and round-trip exactly, and why not.
+
+    Args:
+        path: A SMILES or CSV file.
+        vocab: The vocabulary to encode in; ``None`` derives one from the file's parsable rows
+            (see ``Vocabulary.from_mols``), with ``max_atoms`` atoms at most.
+
+    Returns:
+        ``rows``, ``parsed``, ``encodable``, ``round_trip_ok``, ``round_trip_rate`` (round-trip
+        ok / encodable, ``None`` if nothing is encodable), ``vocabulary``, and ``skipped``:
+        reason -> ``{"count", "examples": [{"line", "smiles"}]}`` with 1-based file lines.
+    """
+    path = Path(path)
+    smiles = read_smiles(path)
+    if vocab is None:
+        with quiet_rdkit():
+            mols = (Chem.MolFromSmiles(s) for s in smiles if s)
+            vocab = Vocabulary.from_mols((m for m in mols if m is not None), max_atoms=max_atoms)
+    feats = featurize(smiles, vocab)
+    first_line = 2 if path.name.lower().endswith((".csv", ".csv.gz")) else 1
+    not_parsed = sum(feats.skipped.get(r, 0) for r in ("empty", "unparsable"))
+    parsed = feats.n_rows - not_parsed
+    encodable = feats.n_kept + feats.skipped.get("round_trip_mismatch", 0)
+    return {
+        "input": str(path),
+        "rows": feats.n_rows,
+        "parsed": parsed,
+        "encodable": encodable,
+        "round_trip_ok": feats.n_kept,
+        "round_trip_rate": feats.n_kept / encodable if encodable else None,
+        "vocabulary": vocab.to_dict(),
+        "skipped": {
+            reason: {
+                "count": count,
+                "examples": [
+                    {"line": row + first_line, "smiles": text} for row, text in feats.examples[reason]
+                ],
+            }
+            for reason, count in sorted(feats.skipped.items(), key=lambda kv: -kv[1])
+        },
+    }
+
+
+def split_rows(n_rows: int, seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:
+    """The train/valid/test split of ``n_rows`` rows (80/10/10), as sorted row indices.
+
+    Rows are ordered by ``sha256(f"{seed}:{row}")`` and cut at exact sizes, so the split depends
+    only on the row count and the seed, never on a library's random-number stream.
+
+    Examples:
+        >>> parts = split_rows(10)
+        >>> [len(parts[k]) for k in ("train", "valid", "test")]
+        [8, 1, 1]
+        >>> sorted(np.concatenate(list(parts.values())).tolist()) == list(range(10))
+        True
+    """
+    keys = [hashlib.sha256(f"{seed}:{row}".encode()).digest()[:8] for row in range(n_rows)]
+    order = np.array(sorted(range(n_rows), key=keys.__getitem__), dtype=np.int64)
+    n_train = round(SPLIT_FRACTIONS["train"] * n_rows)
+    n_valid = round(SPLIT_FRACTIONS["valid"] * n_rows)
+    return {
+        "train": np.sort(order[:n_train]),
+        "valid": np.sort(order[n_train : n_train + n_valid]),
+        "test": np.sort(order[n_train + n_valid :]),
+    }
+
+
+def write_splits(source: str | os.PathLike, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """Write ``<stem>_{train,valid,test}.csv.gz`` (columns ``row,smiles``) from :func:`split_rows`.
+
+    ``row`` is the 0-based data row of ``source`` (for QM9, ``mol_id - 1``). The files are
+    gzip-compressed without a timestamp, so rewriting them gives identical bytes.
+    """
+    source, out_dir = Path(source), Path(out_dir)
+    smiles = read_smiles(source)
+    stem = source.name.split(".")[0]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, rows in split_rows(len(smiles)).items():
+        text = "row,smiles\n" + "".join(f"{r},{smiles[r]}\n" for r in rows.tolist())
+        paths[name] = out_dir / f"{stem}_{name}.csv.gz"
+        paths[name].write_bytes(gzip.compress(text.encode(), mtime=0))
+    return paths
+
+
+class MoleculeDataset(InMemoryDataset):
+    """A torch-geometric dataset of the molecules in one SMILES or CSV file.
+
+    The file is featurised once (see :func:`featurize`) and cached under
+    ``root/processed/<file stem>-<sha256 of the file>-<vocabulary fingerprint>/``. Items are PyG
+    ``Data`` objects (see :func:`graph_to_data`); :attr:`graphs` gives all dense tensors at once,
+    which is what the GAN trainer samples batches from.
+
+    Args:
+        source: The SMILES/CSV file (default: the bundled QM9).
+        vocab: The vocabulary (default: ``Vocabulary.qm9()``).
+        root: Where the ``processed`` folder goes (default: beside ``source``).
+        progress: Show a progress bar while featurising.
+    """
+
+    def __init__(
+        self,
+        source: str | os.PathLike = QM9_PATH,
+        vocab: Vocabulary | None = None,
+        root: str | os.PathLike | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.source = Path(source)
+        self.vocab = vocab or Vocabulary.qm9()
+        self.progress = progress
+        digest = hashlib.sha256(_read_bytes(self.source)).hexdigest()[:16]
+        stem = self.source.name.split(".")[0]
+        self._key = f"{stem}-{digest}-{self.vocab.fingerprint}-v{_CACHE_FORMAT}"
+        super().__init__(str(root or self.source.parent), log=False)
+        cache = torch.load(self.processed_paths[0], weights_only=True)
+        self.graphs = MolGraph(cache["atoms"], cache["bonds"])
+        self.rows = cache["rows"]
+        self.smiles = json.loads(Path(self.processed_paths[1]).read_text())["smiles"]
+
+    @property
+    def processed_dir(self) -> str:
+        """The cache folder for this file and vocabulary."""
+        return os.path.join(self.root, "processed", self._key)
+
+    @property
+    def raw_file_names(self) -> list[str]:
+        """None: the source file is read where it is."""
+        return []
+
+    @property
+    def processed_file_names(self) -> list[str]:
+        """The tensors (``graphs.pt``) and the SMILES with the skip report (``meta.json``)."""
+        return ["graphs.pt", "meta.json"]
+
+    def process(self) -> None:
+        """Featurise the source file and write the cache."""
+        feats = featurize(read_smiles(self.source), self.vocab, progress=self.progress)
+        for reason, count in feats.skipped.items():
+            logger.info("skipped %d of %d rows of %s: %s", count, feats.n_rows, self.source, reason)
+        tensors = {"atoms": feats.graphs.atoms, "bonds": feats.graphs.bonds, "rows": feats.rows}
+        torch.save(tensors, self.processed_paths[0])
+        meta = {
+            "source": str(self.source),
+            "vocabulary": self.vocab.to_dict(),
+            "n_rows": feats.n_rows,
+            "skipped": feats.skipped,
+            "smiles": feats.smiles,
+        }
+        Path(self.processed_paths[1]).write_text(json.dumps(meta))
+
+    def len(self) -> int:
+        """Number of molecules kept."""
+        return len(self.smiles)
+
+    def get(self, idx: int) -> Data:
+        """Molecule ``idx`` as a PyG ``Data`` object."""
+        graph = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx])
+        return graph_to_data(graph, self.vocab, smiles=self.smiles[idx])
+
+
+def graph_to_data(graph: MolGraph, vocab: Vocabulary, smiles: str | None = None) -> Data:
+    """Convert one dense graph to a sparse PyG ``Data`` object (padding atoms dropped).
+
+    Features match :class:`MoleculeDataset`: ``x [n, T-1]`` one-hot atom classes (padding
+    excluded), ``edge_index [2, E]`` with both directions of every bond, ``edge_attr [E, Y-1]``
+    one-hot bond classes, plus ``atom_ids [n]`` and ``bond_ids [E]`` (class ids as in ``vocab``).
+    """
+    real = (graph.atoms > 0).nonzero().flatten()
+    atom_ids = graph.atoms[real].long()  # [n]
+    bonds = graph.bonds[real][:, real].long()  # [n, n]
+    src, dst = bonds.nonzero(as_tuple=True)
+    bond_ids = bonds[src, dst]  # [E]
+    data = Data(
+        x=torch.nn.functional.one_hot(atom_ids - 1, vocab.n_atom_classes - 1).float(),
+        edge_index=torch.stack([src, dst]),
+        edge_attr=torch.nn.functional.one_hot(bond_ids - 1, vocab.n_bond_classes - 1).float(),
+        atom_ids=atom_ids,
+        bond_ids=bond_ids,
+        num_nodes=len(real),
+    )
+    if smiles is not None:
+        data.smiles = smiles
+    return data
+
+
+def data_to_graph(data: Data, vocab: Vocabulary) -> MolGraph:
+    """Convert a ``Data`` object made by :func:`graph_to_data` back to a dense graph."""
+    n = int(data.num_nodes)
+    if n > vocab.max_atoms:
+        raise ValueError(f"graph has {n} atoms, more than max_atoms={vocab.max_atoms}")
+    atoms = torch.zeros(vocab.max_atoms, dtype=torch.int8)
+    atoms[:n] = data.atom_ids.to(torch.int8)
+    bonds = torch.zeros(vocab.max_atoms, vocab.max_atoms, dtype=torch.int8)
+    bonds[data.edge_index[0], data.edge_index[1]] = data.bond_ids.to(torch.int8)
+    return MolGraph(atoms, bonds)
+
+
+def graphs_to_batch(graphs: MolGraph, vocab: Vocabulary) -> Batch:
+    """Convert a dense batch (``atoms [B, N]``, ``bonds [B, N, N]``) to a PyG ``Batch``."""
+    items = [MolGraph(a, b) for a, b in zip(graphs.atoms.cpu(), graphs.bonds.cpu())]
+    return Batch.from_data_list([graph_to_data(g, vocab) for g in items])
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise InputFileError(f"{path}: cannot read ({err.strerror})") from None
+
+
+def _featurize_chunk(task: tuple[dict, list[str]]) -> tuple[list[str], list[str], bytes]:
+    """Worker: per row a skip reason ("" = kept) and canonical SMILES, plus the kept graphs' bytes."""
+    vocab_dict, smiles = task
+    vocab = Vocabulary.from_dict(vocab_dict)
+    reasons, canon, graphs = [], [], []
+    with quiet_rdkit():
+        for text in smiles:
+            reason, graph, can = _encode_one(text, vocab)
+            reasons.append(reason)
+            canon.append(can)
+            if graph is not None:
+                graphs.append(graph)
+        if not graphs:
+            return reasons, canon, b""
+        batch = MolGraph(torch.stack([g.atoms for g in graphs]), torch.stack([g.bonds for g in graphs]))
+        decoded = iter(graphs_to_mols(batch, vocab))
+        keep = []
+        for k, reason in enumerate(reasons):
+            if reason:
+                continue
+            mol = next(decoded)
+            ok = mol is not None and Chem.MolToSmiles(mol) == canon[k]
+            keep.append(ok)
+            if not ok:
+                reasons[k] = "round_trip_mismatch"
+    keep_mask = torch.tensor(keep)
+    blob = torch.cat([batch.atoms[keep_mask].flatten(), batch.bonds[keep_mask].flatten()])
+    return reasons, canon, blob.numpy().tobytes()
+
+
+def _encode_one(text: str, vocab: Vocabulary) -> tuple[str, MolGraph | None, str]:
+    if not text:
+        return "empty", None, ""
+    mol = Chem.MolFromSmiles(text)
+    if mol is None or mol.GetNumAtoms() == 0:
+        return "unparsable", None, ""
+    canon = Chem.MolToSmiles(mol)
+    if "." in canon:
+        return "multi_fragment", None, canon
+    try:
+        return "", mol_to_graph(mol, vocab), canon
+    except EncodingError as err:
+        return err.reason, None, canon
+
+
+def _merge(
+    results: list[tuple[list[str], list[str], bytes]], smiles: Sequence[str], vocab: Vocabulary
+) -> Featurized:
+    n = vocab.max_atoms
+    atoms, bonds, kept, rows = [], [], [], []
+    skipped: dict[str, int] = {}
+    examples: dict[str, list[tuple[int, str]]] = {}
+    row = 0
+    for reasons, canon, blob in results:
+        n_kept = reasons.count("")
+        flat = np.frombuffer(blob, dtype=np.int8)
+        atoms.append(flat[: n_kept * n].reshape(n_kept, n))
+        bonds.append(flat[n_kept * n :].reshape(n_kept, n, n))
+        for reason, can in zip(reasons, canon):
+            if reason:
+                skipped[reason] = skipped.get(reason, 0) + 1
+                shown = examples.setdefault(reason, [])
+                if len(shown) < _EXAMPLES_PER_REASON:
+                    shown.append((row, smiles[row]))
+            else:
+                kept.append(can)
+                rows.append(row)
+            row += 1
+    graphs = MolGraph(
+        torch.from_numpy(np.concatenate(atoms) if atoms else np.zeros((0, n), np.int8)),
+        torch.from_numpy(np.concatenate(bonds) if bonds else np.zeros((0, n, n), np.int8)),
+    )
+    return Featurized(graphs, kept, torch.tensor(rows, dtype=torch.long), len(smiles), skipped, examples)
