@@ -56,7 +56,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("generated", type=Path, help=".smi/.txt (one SMILES per line) or CSV")
     evaluate.add_argument(
-        "--train", type=Path, default=None, help="novelty reference (default: all of data/qm9.csv.gz)"
+        "--train",
+        type=Path,
+        default=None,
+        help="novelty reference (default: all of data/qm9.csv.gz)",
     )
     evaluate.add_argument(
         "--test",

@@ -26,7 +26,7 @@ from torch_geometric.data import Batch, Data, InMemoryDataset
 from tqdm.auto import tqdm
 
 from molgan.chem import quiet_rdkit
-from molgan.graph import EncodingError, MolGraph, graphs_to_mols, mol_to_graph
+from molgan.graph import EncodingError, MolGraph, decode_arrays, mol_to_graph
 from molgan.io import InputFileError, read_smiles
 from molgan.vocab import Vocabulary
 
@@ -50,7 +50,9 @@ logger = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 QM9_PATH = DATA_DIR / "qm9.csv.gz"
-QM9_SPLITS = {name: DATA_DIR / "splits" / f"qm9_{name}.csv.gz" for name in ("train", "valid", "test")}
+QM9_SPLITS = {
+    name: DATA_DIR / "splits" / f"qm9_{name}.csv.gz" for name in ("train", "valid", "test")
+}
 # 80/10/10, the usual QM9 proportions; the rows are ordered by a seeded hash, not a RNG stream, so
 # the split never changes with the NumPy or Python version.
 SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
@@ -129,7 +131,8 @@ def data_stats(
     Args:
         path: A SMILES or CSV file.
         vocab: The vocabulary to encode in; ``None`` derives one from the file's parsable rows
-            (see ``Vocabulary.from_mols``), with ``max_atoms`` atoms at most.
+            (see ``Vocabulary.from_mols``).
+        max_atoms: ``N`` of a derived vocabulary (default: the largest molecule in the file).
 
     Returns:
         ``rows``, ``parsed``, ``encodable``, ``round_trip_ok``, ``round_trip_rate`` (round-trip
@@ -159,7 +162,8 @@ def data_stats(
             reason: {
                 "count": count,
                 "examples": [
-                    {"line": row + first_line, "smiles": text} for row, text in feats.examples[reason]
+                    {"line": row + first_line, "smiles": text}
+                    for row, text in feats.examples[reason]
                 ],
             }
             for reason, count in sorted(feats.skipped.items(), key=lambda kv: -kv[1])
@@ -335,7 +339,10 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _featurize_chunk(task: tuple[dict, list[str]]) -> tuple[list[str], list[str], bytes]:
-    """Worker: per row a skip reason ("" = kept) and canonical SMILES, plus the kept graphs' bytes."""
+    """Worker: per row a skip reason ("" = kept) and canonical SMILES, plus the kept graphs' bytes.
+
+    Uses NumPy only (no torch ops), because torch's thread pool is not safe in forked workers.
+    """
     vocab_dict, smiles = task
     vocab = Vocabulary.from_dict(vocab_dict)
     reasons, canon, graphs = [], [], []
@@ -348,20 +355,18 @@ def _featurize_chunk(task: tuple[dict, list[str]]) -> tuple[list[str], list[str]
                 graphs.append(graph)
         if not graphs:
             return reasons, canon, b""
-        batch = MolGraph(torch.stack([g.atoms for g in graphs]), torch.stack([g.bonds for g in graphs]))
-        decoded = iter(graphs_to_mols(batch, vocab))
+        atoms = np.stack([g.atoms.numpy() for g in graphs])  # [K, N]
+        bonds = np.stack([g.bonds.numpy() for g in graphs])  # [K, N, N]
+        decoded = iter(decode_arrays(atoms, bonds, vocab))
         keep = []
         for k, reason in enumerate(reasons):
             if reason:
                 continue
             mol = next(decoded)
-            ok = mol is not None and Chem.MolToSmiles(mol) == canon[k]
-            keep.append(ok)
-            if not ok:
+            keep.append(mol is not None and Chem.MolToSmiles(mol) == canon[k])
+            if not keep[-1]:
                 reasons[k] = "round_trip_mismatch"
-    keep_mask = torch.tensor(keep)
-    blob = torch.cat([batch.atoms[keep_mask].flatten(), batch.bonds[keep_mask].flatten()])
-    return reasons, canon, blob.numpy().tobytes()
+    return reasons, canon, atoms[keep].tobytes() + bonds[keep].tobytes()
 
 
 def _encode_one(text: str, vocab: Vocabulary) -> tuple[str, MolGraph | None, str]:
@@ -406,4 +411,6 @@ def _merge(
         torch.from_numpy(np.concatenate(atoms) if atoms else np.zeros((0, n), np.int8)),
         torch.from_numpy(np.concatenate(bonds) if bonds else np.zeros((0, n, n), np.int8)),
     )
-    return Featurized(graphs, kept, torch.tensor(rows, dtype=torch.long), len(smiles), skipped, examples)
+    return Featurized(
+        graphs, kept, torch.tensor(rows, dtype=torch.long), len(smiles), skipped, examples
+    )

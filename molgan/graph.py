@@ -25,6 +25,7 @@ __all__ = [
     "mol_to_graph",
     "graph_to_mol",
     "graphs_to_mols",
+    "decode_arrays",
 ]
 
 
@@ -53,9 +54,11 @@ class TooManyAtomsError(EncodingError):
 
 
 class MolGraph(NamedTuple):
-    """Integer class ids of one graph (``atoms [N]``, ``bonds [N, N]``) or a batch (``[B, N]``,
-    ``[B, N, N]``). Atom id 0 is padding, bond id 0 is no bond; ``bonds`` is symmetric with an
-    empty diagonal."""
+    """Integer class ids of one graph or of a batch.
+
+    ``atoms`` is ``[N]`` or ``[B, N]``, ``bonds`` is ``[N, N]`` or ``[B, N, N]``. Atom id 0 is
+    padding, bond id 0 is no bond; ``bonds`` is symmetric with an empty diagonal.
+    """
 
     atoms: torch.Tensor
     bonds: torch.Tensor
@@ -68,8 +71,10 @@ class MolGraph(NamedTuple):
 
 
 class DenseGraph(NamedTuple):
-    """Float per-class scores (logits, probabilities or one-hot): ``atoms [B, N, T]`` and
-    ``bonds [B, N, N, Y]``."""
+    """Float per-class scores (logits, probabilities or one-hot).
+
+    ``atoms`` is ``[B, N, T]`` and ``bonds`` is ``[B, N, N, Y]``.
+    """
 
     atoms: torch.Tensor
     bonds: torch.Tensor
@@ -110,7 +115,9 @@ def mol_to_graph(mol: Chem.Mol, vocab: Vocabulary) -> MolGraph:
     for atom in mol.GetAtoms():
         atom_id = vocab.atom_id(atom.GetSymbol(), atom.GetFormalCharge())
         if atom_id is None:
-            label = atom.GetSymbol() + (f"{atom.GetFormalCharge():+d}" if atom.GetFormalCharge() else "")
+            label = atom.GetSymbol() + (
+                f"{atom.GetFormalCharge():+d}" if atom.GetFormalCharge() else ""
+            )
             raise UnknownAtomError(f"atom {label} is not in the vocabulary")
         if atom.GetNumRadicalElectrons():
             raise UnknownAtomError(f"radical atom {atom.GetSymbol()} cannot be encoded")
@@ -142,7 +149,8 @@ def graph_to_mol(graph: MolGraph, vocab: Vocabulary) -> Chem.Mol | None:
 
     Examples:
         >>> vocab = Vocabulary.qm9()
-        >>> Chem.MolToSmiles(graph_to_mol(mol_to_graph(Chem.MolFromSmiles("c1ccoc1"), vocab), vocab))
+        >>> graph = mol_to_graph(Chem.MolFromSmiles("c1ccoc1"), vocab)
+        >>> Chem.MolToSmiles(graph_to_mol(graph, vocab))
         'c1ccoc1'
     """
     batch = MolGraph(torch.as_tensor(graph.atoms)[None], torch.as_tensor(graph.bonds)[None])
@@ -155,8 +163,16 @@ def graphs_to_mols(graphs: MolGraph, vocab: Vocabulary) -> list[Chem.Mol | None]
     The index work is done once for the whole batch in NumPy, so the per-molecule Python work is
     only RDKit calls; this keeps decoding as fast as RDKit's own SMILES round trip.
     """
-    atoms = graphs.atoms.detach().cpu().numpy()  # [B, N]
-    bonds = graphs.bonds.detach().cpu().numpy()  # [B, N, N]
+    return decode_arrays(
+        graphs.atoms.detach().cpu().numpy(), graphs.bonds.detach().cpu().numpy(), vocab
+    )
+
+
+def decode_arrays(atoms: np.ndarray, bonds: np.ndarray, vocab: Vocabulary) -> list[Chem.Mol | None]:
+    """:func:`graphs_to_mols` on NumPy arrays ``atoms [B, N]`` and ``bonds [B, N, N]``.
+
+    Torch-free, so it is safe in forked worker processes.
+    """
     real = atoms > 0  # [B, N]
     position = np.cumsum(real, axis=1) - 1  # index of each real atom within its molecule
     kept = np.triu(bonds, k=1) * (real[:, :, None] & real[:, None, :])  # [B, N, N]

@@ -1,5 +1,6 @@
-"""Read and write SMILES files: ``.smi``/``.txt`` (one SMILES per line) or CSV with a ``smiles``
-column, each optionally gzip-compressed. No RDKit here: these functions move text only.
+"""Read and write SMILES files (``.smi``/``.txt`` or CSV with a ``smiles`` column, gzip or not).
+
+No RDKit here: these functions move text only.
 
 Every line of a SMILES file, and every data row of a CSV, is one entry; an empty line is kept as
 ``""`` so that a file of generated samples keeps its sample count. Problems with the file itself
@@ -100,7 +101,9 @@ def _read_text(path: Path) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
-        raise InputFileError(f"{path}:{line}: not UTF-8 text (byte {raw[err.start]:#04x})") from None
+        raise InputFileError(
+            f"{path}:{line}: not UTF-8 text (byte {raw[err.start]:#04x})"
+        ) from None
 
 
 def _parse_csv(text: str, path: Path, column: str) -> list[str]:

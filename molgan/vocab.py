@@ -101,7 +101,9 @@ class Vocabulary:
             largest = max(largest, mol.GetNumAtoms())
             seen.update(AtomType(a.GetSymbol(), a.GetFormalCharge()) for a in mol.GetAtoms())
         table = Chem.GetPeriodicTable()
-        ordered = sorted(seen, key=lambda t: (table.GetAtomicNumber(t.element), abs(t.charge), t.charge))
+        ordered = sorted(
+            seen, key=lambda t: (table.GetAtomicNumber(t.element), abs(t.charge), t.charge)
+        )
         return cls(tuple(ordered), max_atoms=max_atoms or largest)
 
     @property
