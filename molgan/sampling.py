@@ -1,0 +1,207 @@
+"""Turn generator logits into graphs: differentiable samples for training, class ids for decoding.
+
+Three views of the same :class:`~molgan.graph.DenseGraph` of logits: Gumbel-softmax samples
+(:func:`sample_dense_graph`, soft or straight-through hard; Jang et al. 2017, Maddison et al.
+2017), plain probabilities (:func:`softmax_graph`), and integer class ids
+(:func:`logits_to_graph`, argmax or a categorical draw) that :func:`molgan.graph.graphs_to_mol`
+decodes. Every bond output is symmetric with an empty diagonal: only the upper triangle
+(``i < j``) is drawn and it is mirrored, so a pair of atoms never gets two different bonds.
+Randomness comes from an optional seeded ``torch.Generator``; nothing here syncs with the host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from molgan.graph import DenseGraph, MolGraph
+
+__all__ = [
+    "gumbel_softmax",
+    "sample_dense_graph",
+    "softmax_graph",
+    "logits_to_graph",
+    "generate_graphs",
+]
+
+
+def gumbel_softmax(
+    logits: torch.Tensor,
+    tau: float = 1.0,
+    hard: bool = False,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Draw a relaxed one-hot sample from the categorical distribution over the last dimension.
+
+    ``y = softmax((logits + g) / tau)`` with ``g ~ Gumbel(0, 1)`` (Jang et al. 2017). With
+    ``hard=True`` the forward value is the exact one-hot of ``argmax(y)`` and the gradient is that
+    of the soft ``y`` (straight-through estimator).
+
+    Args:
+        logits: Unnormalised log-probabilities ``[..., C]``.
+        tau: Temperature; lower is closer to one-hot.
+        hard: Return straight-through one-hot samples.
+        generator: Seeded source of noise. Ideally on ``logits.device``; otherwise the noise is
+            drawn on the generator's device and copied over.
+
+    Returns:
+        Samples ``[..., C]`` with the dtype and device of ``logits``, summing to 1 over ``C``.
+
+    Examples:
+        >>> seed = torch.Generator().manual_seed(0)
+        >>> gumbel_softmax(torch.tensor([[0.0, 0.0, 9.0]]), hard=True, generator=seed).tolist()
+        [[0.0, 0.0, 1.0]]
+    """
+    y_soft = torch.softmax((logits + _gumbel_like(logits, generator)) / tau, dim=-1)  # [..., C]
+    if not hard:
+        return y_soft
+    index = y_soft.argmax(dim=-1, keepdim=True)  # [..., 1]
+    y_hard = torch.zeros_like(y_soft).scatter_(-1, index, 1.0)  # [..., C]
+    # y_hard + (y_soft - y_soft.detach()) is exactly y_hard in the forward pass (the bracket is
+    # exactly 0), unlike the usual y_hard - y_soft.detach() + y_soft, which can round off one-hot.
+    return y_hard + (y_soft - y_soft.detach())
+
+
+def sample_dense_graph(
+    logits: DenseGraph,
+    tau: float = 1.0,
+    hard: bool = False,
+    generator: torch.Generator | None = None,
+) -> DenseGraph:
+    """Gumbel-softmax sample every atom and bond of a batch of graph logits.
+
+    Bonds are sampled for ``i < j`` and mirrored; the diagonal is the one-hot of class 0 (no
+    bond), so the sample is a valid undirected graph whatever the logits hold there.
+
+    Args:
+        logits: ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]`` logits.
+        tau: Gumbel-softmax temperature.
+        hard: Straight-through one-hot samples (exact one-hot forward, soft gradient).
+        generator: Seeded source of noise.
+
+    Returns:
+        Per-class samples ``atoms [B, N, T]`` and symmetric ``bonds [B, N, N, Y]``.
+    """
+    atoms = gumbel_softmax(logits.atoms, tau, hard, generator)  # [B, N, T]
+    bonds = gumbel_softmax(logits.bonds, tau, hard, generator)  # [B, N, N, Y]
+    return DenseGraph(atoms, _mirror_upper_probs(bonds))
+
+
+def softmax_graph(logits: DenseGraph) -> DenseGraph:
+    """Per-class probabilities of every atom and bond (no sampling).
+
+    Args:
+        logits: ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]`` logits.
+
+    Returns:
+        Probabilities of the same shapes; ``bonds`` is the softmax of the upper triangle, mirrored,
+        with one-hot "no bond" on the diagonal.
+
+    Examples:
+        >>> probs = softmax_graph(DenseGraph(torch.zeros(1, 2, 3), torch.zeros(1, 2, 2, 2)))
+        >>> probs.atoms[0, 0].tolist(), probs.bonds[0, 0].tolist()
+        ([0.3333333432674408, 0.3333333432674408, 0.3333333432674408], [[1.0, 0.0], [0.5, 0.5]])
+    """
+    atoms = torch.softmax(logits.atoms, dim=-1)  # [B, N, T]
+    bonds = torch.softmax(logits.bonds, dim=-1)  # [B, N, N, Y]
+    return DenseGraph(atoms, _mirror_upper_probs(bonds))
+
+
+def logits_to_graph(
+    logits: DenseGraph,
+    sample: bool = False,
+    generator: torch.Generator | None = None,
+) -> MolGraph:
+    """Class ids of every atom and bond: the most likely class, or a categorical draw.
+
+    Args:
+        logits: ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]`` logits.
+        sample: Draw each class from ``softmax(logits)`` (Gumbel-max trick) instead of argmax.
+        generator: Seeded source of noise when ``sample`` is true.
+
+    Returns:
+        ``atoms [B, N]`` and symmetric ``bonds [B, N, N]`` (int64, empty diagonal), ready for
+        :func:`molgan.graph.graphs_to_mols`.
+
+    Examples:
+        >>> atom_logits = torch.tensor([[[0.0, 3.0], [3.0, 0.0]]])  # [1, 2, 2]
+        >>> bond_logits = torch.tensor([[[[5.0, 0.0], [0.0, 5.0]], [[5.0, 0.0], [5.0, 0.0]]]])
+        >>> graph = logits_to_graph(DenseGraph(atom_logits, bond_logits))  # reads i < j only
+        >>> graph.atoms.tolist(), graph.bonds.tolist()
+        ([[1, 0]], [[[0, 1], [1, 0]]])
+    """
+    atom_scores, bond_scores = logits.atoms, logits.bonds
+    if sample:
+        # Gumbel-max: argmax(logits + Gumbel noise) is an exact draw from softmax(logits).
+        atom_scores = atom_scores + _gumbel_like(atom_scores, generator)
+        bond_scores = bond_scores + _gumbel_like(bond_scores, generator)
+    atom_ids = atom_scores.argmax(dim=-1)  # [B, N]
+    bond_ids = bond_scores.argmax(dim=-1)  # [B, N, N]
+    upper, diagonal = _triangle_masks(bond_ids.shape[-1], bond_ids.device)
+    bond_ids = torch.where(upper, bond_ids, bond_ids.transpose(1, 2))  # mirror i < j onto i > j
+    bond_ids = bond_ids.masked_fill(diagonal, 0)  # [B, N, N]
+    return MolGraph(atom_ids, bond_ids)
+
+
+@torch.no_grad()
+def generate_graphs(
+    generator: torch.nn.Module,
+    n: int,
+    rng: torch.Generator,
+    temperature: float = 0.0,
+    batch_size: int = 4096,
+) -> Iterator[MolGraph]:
+    """Draw ``n`` graphs from a generator in chunks, as class ids on the CPU.
+
+    Args:
+        generator: A :class:`molgan.models.Generator` (put in eval mode for the draw).
+        n: How many graphs.
+        rng: Seeded source of latent vectors and class draws.
+        temperature: 0 takes the most likely class of every atom and bond (MolGAN's decoding);
+            ``t > 0`` draws each from ``softmax(logits / t)``, and ``t = 1`` is the distribution
+            the generator was trained on through its Gumbel-softmax samples.
+        batch_size: Graphs per chunk.
+
+    Yields:
+        ``MolGraph`` chunks (``atoms [b, N]``, ``bonds [b, N, N]``) of at most ``batch_size``.
+    """
+    was_training = generator.training
+    generator.eval()
+    try:
+        for start in range(0, n, batch_size):
+            z = generator.sample_z(min(batch_size, n - start), rng)  # [b, Z]
+            logits = generator(z)
+            if temperature > 0:
+                logits = DenseGraph(logits.atoms / temperature, logits.bonds / temperature)
+            graph = logits_to_graph(logits, sample=temperature > 0, generator=rng)
+            yield MolGraph(graph.atoms.cpu(), graph.bonds.cpu())
+    finally:
+        generator.train(was_training)
+
+
+def _gumbel_like(logits: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Standard Gumbel noise ``-log(E)``, ``E ~ Exp(1)``, of the shape, dtype, device of logits."""
+    device = generator.device if generator is not None else logits.device
+    # Draw in at least float32: half-precision exponentials are coarse and hit 0 often.
+    dtype = torch.promote_types(logits.dtype, torch.float32)
+    exponential = torch.empty(logits.shape, dtype=dtype, device=device)
+    exponential.exponential_(generator=generator)
+    # Clamp so a draw of exactly 0 gives a large finite value instead of inf (and NaN later).
+    gumbel = -exponential.clamp_min(torch.finfo(dtype).tiny).log()
+    return gumbel.to(device=logits.device, dtype=logits.dtype)
+
+
+def _mirror_upper_probs(bonds: torch.Tensor) -> torch.Tensor:
+    """Copy the ``i < j`` entries of ``bonds [B, N, N, Y]`` onto ``i > j``; one-hot 0 diagonal."""
+    n_nodes, n_classes = bonds.shape[-2], bonds.shape[-1]
+    upper, diagonal = _triangle_masks(n_nodes, bonds.device)
+    no_bond = (torch.arange(n_classes, device=bonds.device) == 0).to(bonds.dtype)  # [Y]
+    mirrored = torch.where(upper.unsqueeze(-1), bonds, bonds.transpose(1, 2))  # [B, N, N, Y]
+    return torch.where(diagonal.unsqueeze(-1), no_bond, mirrored)
+
+
+def _triangle_masks(n_nodes: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Boolean ``[N, N]`` masks of the strict upper triangle and of the diagonal."""
+    upper = torch.ones(n_nodes, n_nodes, dtype=torch.bool, device=device).triu(1)
+    return upper, torch.eye(n_nodes, dtype=torch.bool, device=device)

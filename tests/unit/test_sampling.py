@@ -1,0 +1,126 @@
+import math
+
+import pytest
+import torch
+
+from molgan.graph import DenseGraph
+from molgan.models import Generator
+from molgan.sampling import gumbel_softmax, logits_to_graph, sample_dense_graph, softmax_graph
+from molgan.vocab import Vocabulary
+
+
+def seeded(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.fixture
+def asymmetric_logits():
+    """Logits that are NOT symmetric, so symmetry must come from the sampling."""
+    gen = seeded(42)
+    return DenseGraph(torch.randn(3, 5, 4, generator=gen), torch.randn(3, 5, 5, 3, generator=gen))
+
+
+def assert_valid_bonds(bonds):
+    assert torch.equal(bonds, bonds.transpose(1, 2))
+    diagonal = bonds.diagonal(dim1=1, dim2=2)  # [B, Y, N]
+    assert torch.all(diagonal[:, 0] == 1.0) and torch.all(diagonal[:, 1:] == 0.0)
+
+
+def test_gumbel_hard_is_exact_one_hot_with_gradient():
+    logits = torch.randn(64, 5, generator=seeded(0)).requires_grad_(True)
+    y = gumbel_softmax(logits, tau=0.5, hard=True, generator=seeded(1))
+    assert torch.all((y == 0) | (y == 1))
+    assert torch.all(y.sum(-1) == 1)
+    (y * torch.arange(5.0)).sum().backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+
+
+def test_gumbel_soft_is_a_distribution():
+    logits = torch.randn(8, 4, generator=seeded(0))
+    y = gumbel_softmax(logits, generator=seeded(1))
+    assert torch.all(y > 0)
+    torch.testing.assert_close(y.sum(-1), torch.ones(8))
+
+
+def test_gumbel_is_seeded():
+    logits = torch.zeros(10, 6)
+    assert torch.equal(
+        gumbel_softmax(logits, generator=seeded(7)), gumbel_softmax(logits, generator=seeded(7))
+    )
+    assert not torch.equal(
+        gumbel_softmax(logits, generator=seeded(7)), gumbel_softmax(logits, generator=seeded(8))
+    )
+
+
+def test_gumbel_hard_frequencies_match_softmax():
+    probs = torch.tensor([0.2, 0.3, 0.5])
+    logits = probs.log().expand(20_000, 3)
+    freq = gumbel_softmax(logits, hard=True, generator=seeded(0)).mean(0)
+    torch.testing.assert_close(freq, probs, atol=0.015, rtol=0)
+
+
+def test_gumbel_keeps_dtype():
+    y = gumbel_softmax(torch.zeros(4, 3, dtype=torch.float64), generator=seeded())
+    assert y.dtype == torch.float64
+
+
+@pytest.mark.parametrize("hard", [False, True])
+def test_sample_dense_graph_symmetric(asymmetric_logits, hard):
+    sample = sample_dense_graph(asymmetric_logits, tau=1.0, hard=hard, generator=seeded(0))
+    assert sample.atoms.shape == (3, 5, 4) and sample.bonds.shape == (3, 5, 5, 3)
+    assert_valid_bonds(sample.bonds)
+    torch.testing.assert_close(sample.atoms.sum(-1), torch.ones(3, 5))
+
+
+def test_sample_dense_graph_of_generator_is_symmetric_and_differentiable():
+    vocab = Vocabulary.qm9()
+    gen = Generator(vocab)
+    logits = gen(gen.sample_z(4, seeded(0)))
+    sample = sample_dense_graph(logits, hard=True, generator=seeded(1))
+    assert_valid_bonds(sample.bonds)
+    (sample.bonds[..., 1].sum() + sample.atoms[..., 1].sum()).backward()
+    assert gen.bond_head.weight.grad.abs().sum() > 0
+    assert gen.atom_head.weight.grad.abs().sum() > 0
+
+
+def test_sample_dense_graph_is_seeded(asymmetric_logits):
+    a = sample_dense_graph(asymmetric_logits, generator=seeded(5))
+    b = sample_dense_graph(asymmetric_logits, generator=seeded(5))
+    assert torch.equal(a.atoms, b.atoms) and torch.equal(a.bonds, b.bonds)
+
+
+def test_softmax_graph(asymmetric_logits):
+    probs = softmax_graph(asymmetric_logits)
+    assert_valid_bonds(probs.bonds)
+    torch.testing.assert_close(probs.atoms, torch.softmax(asymmetric_logits.atoms, -1))
+    torch.testing.assert_close(
+        probs.bonds[:, 0, 1], torch.softmax(asymmetric_logits.bonds, -1)[:, 0, 1]
+    )
+
+
+def test_logits_to_graph_argmax(asymmetric_logits):
+    graph = logits_to_graph(asymmetric_logits)
+    assert graph.atoms.shape == (3, 5) and graph.bonds.shape == (3, 5, 5)
+    assert graph.atoms.dtype == torch.long
+    torch.testing.assert_close(graph.atoms, asymmetric_logits.atoms.argmax(-1))
+    assert torch.equal(graph.bonds, graph.bonds.transpose(1, 2))
+    assert torch.all(graph.bonds.diagonal(dim1=1, dim2=2) == 0)
+    upper = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    assert torch.equal(graph.bonds[:, upper], asymmetric_logits.bonds.argmax(-1)[:, upper])
+
+
+def test_logits_to_graph_sample_is_seeded_and_symmetric(asymmetric_logits):
+    a = logits_to_graph(asymmetric_logits, sample=True, generator=seeded(1))
+    b = logits_to_graph(asymmetric_logits, sample=True, generator=seeded(1))
+    assert torch.equal(a.atoms, b.atoms) and torch.equal(a.bonds, b.bonds)
+    assert torch.equal(a.bonds, a.bonds.transpose(1, 2))
+    assert torch.all(a.bonds.diagonal(dim1=1, dim2=2) == 0)
+
+
+def test_logits_to_graph_sample_frequencies():
+    atoms = torch.tensor([math.log(0.1), math.log(0.9)]).expand(4000, 1, 2)  # B=4000, N=1
+    graph = logits_to_graph(
+        DenseGraph(atoms, torch.zeros(4000, 1, 1, 2)), sample=True, generator=seeded(0)
+    )
+    assert graph.atoms.float().mean().item() == pytest.approx(0.9, abs=0.02)
+    assert torch.all(graph.bonds == 0)
