@@ -21,6 +21,8 @@ __all__ = ["AtomType", "Vocabulary", "BOND_TYPES"]
 # Kekulized bond classes. Aromatic rings are written as alternating single/double bonds, and RDKit
 # re-aromatises them on sanitisation, so four classes (with "none") cover all of QM9 and MOSES.
 BOND_TYPES: tuple[str, ...] = ("SINGLE", "DOUBLE", "TRIPLE")
+# Valence contributed by each RDKit bond type.
+_BOND_ORDERS = {"SINGLE": 1.0, "DOUBLE": 2.0, "TRIPLE": 3.0, "QUADRUPLE": 4.0, "AROMATIC": 1.5}
 
 _ELEMENTS = frozenset(Chem.GetPeriodicTable().GetElementSymbol(z) for z in range(1, 119))
 
@@ -71,7 +73,7 @@ class Vocabulary:
         for atom in self.atom_types:
             if atom.element not in _ELEMENTS:
                 raise ValueError(f"atom type {atom.element!r} is not a chemical element")
-        unknown = [b for b in self.bond_types if not hasattr(Chem.BondType, b)]
+        unknown = [b for b in self.bond_types if b not in _BOND_ORDERS]
         if unknown:
             raise ValueError(f"unknown RDKit bond types {unknown}")
         ids = {atom: i + 1 for i, atom in enumerate(self.atom_types)}
@@ -124,6 +126,16 @@ class Vocabulary:
     def rdkit_bond_types(self) -> tuple[Chem.BondType, ...]:
         """RDKit bond types indexed by class id (index 0 is ``None``: no bond)."""
         return (None, *(getattr(Chem.BondType, b) for b in self.bond_types))
+
+    @property
+    def bond_orders(self) -> tuple[float, ...]:
+        """Valence of each bond class id (0.0 for "no bond").
+
+        Examples:
+            >>> Vocabulary.qm9().bond_orders
+            (0.0, 1.0, 2.0, 3.0)
+        """
+        return (0.0, *(_BOND_ORDERS[b] for b in self.bond_types))
 
     def bond_id(self, bond_type: Chem.BondType) -> int | None:
         """The class id of an RDKit bond type, or ``None`` when it is not in the vocabulary."""

@@ -1,0 +1,179 @@
+"""Safe, self-describing checkpoints: weights and optimiser state as safetensors, the rest as JSON.
+
+A checkpoint is a directory::
+
+    model.safetensors      generator.*, discriminator.*, reward.* weights
+    optimizer.safetensors  Adam moments and RNG states (resume only)
+    state.json             step, optimiser hyper-parameters, per-tensor layout, metrics
+    config.json            the Config that built the models
+    vocab.json             the Vocabulary
+
+Nothing is pickled, so loading a checkpoint never runs code. The directory is written to a
+temporary sibling and renamed into place, so a crash leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from molgan.config import Config, config_from_dict
+from molgan.vocab import Vocabulary
+
+__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint"]
+
+_FORMAT = "molgan-checkpoint"
+_VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A path is not a readable molgan checkpoint (message names the path and the problem)."""
+
+
+@dataclass
+class Checkpoint:
+    """What a checkpoint directory holds, in memory.
+
+    Attributes:
+        config: The run's configuration.
+        vocab: The vocabulary of the models.
+        weights: Module name (``generator``, ``discriminator``, ``reward``) -> state dict.
+        step: Training steps done.
+        optimizers: Optimiser name -> ``torch.optim`` state dict (empty for inference-only).
+        rng: RNG name -> state tensor (empty for inference-only).
+        extra: JSON-ready metadata (e.g. metrics).
+    """
+
+    config: Config
+    vocab: Vocabulary
+    weights: dict[str, dict[str, torch.Tensor]]
+    step: int = 0
+    optimizers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rng: dict[str, torch.Tensor] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
+    """Write ``checkpoint`` to directory ``path`` atomically (temporary directory + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
+    try:
+        weights = {
+            f"{module}.{name}": tensor.detach().cpu().contiguous()
+            for module, state in checkpoint.weights.items()
+            for name, tensor in state.items()
+        }
+        save_file(weights, str(tmp / "model.safetensors"))
+        optim_tensors, optim_meta = _flatten_optimizers(checkpoint.optimizers)
+        optim_tensors.update({f"rng.{k}": v.cpu().contiguous() for k, v in checkpoint.rng.items()})
+        if optim_tensors:
+            save_file(optim_tensors, str(tmp / "optimizer.safetensors"))
+        state = {
+            "format": _FORMAT,
+            "version": _VERSION,
+            "step": checkpoint.step,
+            "optimizers": optim_meta,
+            "extra": checkpoint.extra,
+        }
+        (tmp / "state.json").write_text(json.dumps(state, indent=2))
+        (tmp / "config.json").write_text(json.dumps(checkpoint.config.to_dict(), indent=2))
+        (tmp / "vocab.json").write_text(json.dumps(checkpoint.vocab.to_dict(), indent=2))
+        _replace_dir(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
+
+
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> Checkpoint:
+    """Read a checkpoint directory written by :func:`save_checkpoint`.
+
+    ``path`` may also be a training output folder holding a ``checkpoint/`` directory.
+
+    Raises:
+        CheckpointError: If a file is missing, corrupt, or of another format.
+    """
+    path = Path(path)
+    if (path / "checkpoint" / "state.json").is_file():
+        path = path / "checkpoint"
+    if not path.is_dir():
+        raise CheckpointError(f"{path}: no such checkpoint directory")
+    try:
+        state = json.loads((path / "state.json").read_text())
+        if state.get("format") != _FORMAT:
+            raise CheckpointError(f"{path}: state.json is not a molgan checkpoint")
+        config = config_from_dict(json.loads((path / "config.json").read_text()))
+        vocab = Vocabulary.from_dict(json.loads((path / "vocab.json").read_text()))
+        flat = load_file(str(path / "model.safetensors"), device=str(map_location))
+        optim_file = path / "optimizer.safetensors"
+        optim_flat = load_file(str(optim_file)) if optim_file.is_file() else {}
+    except CheckpointError:
+        raise
+    except FileNotFoundError as err:
+        raise CheckpointError(f"{path}: missing {Path(err.filename).name}") from None
+    except (OSError, ValueError, KeyError, SafetensorError) as err:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({err})") from None
+    weights: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in flat.items():
+        module, name = key.split(".", 1)
+        weights.setdefault(module, {})[name] = tensor
+    rng = {k[4:]: v for k, v in optim_flat.items() if k.startswith("rng.")}
+    optimizers = _unflatten_optimizers(optim_flat, state.get("optimizers", {}))
+    return Checkpoint(config, vocab, weights, int(state["step"]), optimizers, rng, state["extra"])
+
+
+def _flatten_optimizers(
+    optimizers: dict[str, dict[str, Any]],
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split optimiser state dicts into tensors (safetensors) and plain values (JSON)."""
+    tensors: dict[str, torch.Tensor] = {}
+    meta: dict[str, Any] = {}
+    for name, state_dict in optimizers.items():
+        scalars: dict[str, dict[str, Any]] = {}
+        for param_id, param_state in state_dict["state"].items():
+            for key, value in param_state.items():
+                if torch.is_tensor(value):
+                    tensors[f"{name}.{param_id}.{key}"] = value.detach().cpu().contiguous()
+                else:
+                    scalars.setdefault(str(param_id), {})[key] = value
+        meta[name] = {"param_groups": state_dict["param_groups"], "scalars": scalars}
+    return tensors, meta
+
+
+def _unflatten_optimizers(
+    tensors: dict[str, torch.Tensor], meta: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    optimizers: dict[str, dict[str, Any]] = {}
+    for name, info in meta.items():
+        state: dict[int, dict[str, Any]] = {}
+        for key, tensor in tensors.items():
+            if key.startswith(f"{name}."):
+                _, param_id, field_name = key.split(".", 2)
+                state.setdefault(int(param_id), {})[field_name] = tensor
+        for param_id, scalars in info.get("scalars", {}).items():
+            state.setdefault(int(param_id), {}).update(scalars)
+        optimizers[name] = {"state": state, "param_groups": info["param_groups"]}
+    return optimizers
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    """Move ``new`` to ``target``; an existing ``target`` is swapped out, then deleted."""
+    if not target.exists():
+        os.replace(new, target)
+        return
+    old = target.with_name(f".{target.name}.old-{os.getpid()}")
+    os.replace(target, old)
+    os.replace(new, target)
+    shutil.rmtree(old, ignore_errors=True)

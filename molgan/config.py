@@ -1,0 +1,181 @@
+"""Configuration as frozen dataclasses, loaded from TOML and saved beside every checkpoint.
+
+A few CLI flags override the TOML; the JSON copy in each checkpoint rebuilds its models without
+the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "TrainConfig",
+    "Config",
+    "load_config",
+    "config_from_dict",
+    "dump_config",
+]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the training molecules come from."""
+
+    path: str = "data/splits/qm9_train.csv.gz"
+    """SMILES/CSV file of training molecules (default: the QM9 train split)."""
+    vocabulary: str = "qm9"
+    """``"qm9"`` for ``Vocabulary.qm9()``, or ``"data"`` to derive it from ``path``."""
+    max_atoms: int | None = None
+    """``N`` of a derived vocabulary (default: the largest training molecule)."""
+    limit: int | None = None
+    """Use only the first ``limit`` molecules (smoke tests)."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Layer sizes; MolGAN's reference values are the defaults (De Cao & Kipf 2018)."""
+
+    z_dim: int = 32
+    """Latent size ``Z``."""
+    hidden: tuple[int, ...] = (128, 256, 512)
+    """Generator MLP widths."""
+    conv_dims: tuple[int, ...] = (128, 64)
+    """Relational-GCN widths of the discriminator and reward network."""
+    agg_dim: int = 128
+    """Width of the gated graph aggregation."""
+    mlp_dims: tuple[int, ...] = (128, 64)
+    """Widths of the discriminator's MLP head."""
+    dropout: float = 0.0
+    """Dropout in generator and discriminator."""
+    temperature: float = 0.0
+    """Sampling: 0 = argmax of every atom and bond (MolGAN); ``t > 0`` = draw from
+    ``softmax(logits / t)`` (``t = 1`` is what the generator is trained on)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The optimisation.
+
+    One step is one discriminator update, plus a generator update every ``n_critic`` steps.
+    """
+
+    steps: int = 5000
+    """Discriminator updates."""
+    batch_size: int = 32
+    """Real and fake graphs per update (MolGAN: 32)."""
+    loss: str = "wgan-gp"
+    """``"wgan-gp"`` (MolGAN), ``"minimax"`` (saturating) or ``"nonsaturating"``."""
+    n_critic: int = 5
+    """Discriminator updates per generator update (MolGAN: 5)."""
+    gp_weight: float = 10.0
+    """Gradient-penalty weight λ for ``wgan-gp`` (MolGAN: 10)."""
+    structure_weight: float = 0.0
+    """Weight of ``losses.structure_penalty`` (valence excess + disconnection) in the generator
+    loss; 0 = MolGAN's plain adversarial loss."""
+    entropy_weight: float = 0.0
+    """β of the maximum-entropy discriminator regulariser (0 = off)."""
+    lr_generator: float = 1e-3
+    """Adam learning rate of the generator (MolGAN: 1e-3)."""
+    lr_discriminator: float = 1e-3
+    """Adam learning rate of the discriminator (MolGAN: 1e-3)."""
+    betas: tuple[float, float] = (0.5, 0.999)
+    """Adam betas."""
+    tau: float = 1.0
+    """Gumbel-softmax temperature."""
+    hard: bool = True
+    """Straight-through (one-hot forward) Gumbel samples for the discriminator."""
+    seed: int = 0
+    """Seeds weights, batches, latent draws and Gumbel noise."""
+    eval_every: int = 500
+    """Steps between strict validity/uniqueness checks of ``eval_samples`` samples."""
+    eval_samples: int = 1000
+    """Samples per periodic evaluation."""
+    log_every: int = 50
+    """Steps between log rows (and non-finite loss checks)."""
+    checkpoint_every: int = 1000
+    """Steps between checkpoints (one is always written at the end)."""
+    amp: bool = False
+    """bfloat16 autocast on CUDA (ignored on CPU)."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a training run needs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def replace(self, **sections: dict[str, Any]) -> Config:
+        """A copy with some fields changed, e.g. ``cfg.replace(train={"steps": 10})``."""
+        updated = {
+            name: dataclasses.replace(getattr(self, name), **changes)
+            for name, changes in sections.items()
+        }
+        return dataclasses.replace(self, **updated)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready nested dict."""
+        return dataclasses.asdict(self)
+
+
+def load_config(path: str | os.PathLike) -> Config:
+    """Read a TOML config with optional ``[data]``, ``[model]`` and ``[train]`` tables.
+
+    Raises:
+        ValueError: On a TOML syntax error or an unknown table or key (named with the file).
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such config file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: invalid TOML ({err})") from None
+    try:
+        return config_from_dict(raw)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def config_from_dict(raw: dict[str, Any]) -> Config:
+    """Build a :class:`Config` from nested dicts (TOML tables or a checkpoint's ``config.json``).
+
+    Raises:
+        ValueError: On an unknown section or key, or a value of the wrong kind.
+    """
+    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+    unknown = set(raw) - set(sections)
+    if unknown:
+        raise ValueError(f"unknown config section(s) {sorted(unknown)}; valid: {sorted(sections)}")
+    built = {}
+    for name, cls in sections.items():
+        values = dict(raw.get(name, {}))
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        bad = set(values) - set(fields)
+        if bad:
+            raise ValueError(f"unknown key(s) {sorted(bad)} in [{name}]; valid: {sorted(fields)}")
+        for key, value in values.items():
+            default = getattr(cls(), key)
+            if isinstance(default, tuple):
+                values[key] = tuple(value)
+            elif isinstance(default, bool) and not isinstance(value, bool):
+                raise ValueError(f"[{name}] {key} must be true or false, got {value!r}")
+            elif isinstance(default, (int, float)) and not isinstance(value, (int, float)):
+                raise ValueError(f"[{name}] {key} must be a number, got {value!r}")
+        built[name] = cls(**values)
+    return Config(**built)
+
+
+def dump_config(config: Config) -> str:
+    """The config as indented JSON text."""
+    return json.dumps(config.to_dict(), indent=2)

@@ -1,0 +1,202 @@
+"""The user-facing model: load a trained MolGAN, sample molecules, train one, save it.
+
+``MolGAN`` mirrors the command line: ``MolGAN.load(path)`` (``molgan sample --checkpoint``),
+``.sample(n, seed=...)`` (``molgan sample``), ``MolGAN.train(config)`` (``molgan train``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from rdkit import Chem
+from torch_geometric.data import Batch
+
+from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from molgan.chem import quiet_rdkit, strict_smiles
+from molgan.config import Config
+from molgan.data import MoleculeDataset, graphs_to_batch
+from molgan.graph import MolGraph, graphs_to_mols
+from molgan.models import Generator
+from molgan.sampling import generate_graphs
+from molgan.training import Trainer, resolve_device
+from molgan.vocab import Vocabulary
+
+__all__ = ["MolGAN", "DEFAULT_CHECKPOINT", "load_training_graphs"]
+
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "qm9"
+
+
+class MolGAN:
+    """A trained generator with its vocabulary and configuration.
+
+    Args:
+        generator: The generator network.
+        vocab: The vocabulary its graphs are written in.
+        config: The configuration it was built and trained with.
+    """
+
+    def __init__(self, generator: Generator, vocab: Vocabulary, config: Config) -> None:
+        self.generator, self.vocab, self.config = generator, vocab, config
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, device: str | None = "cpu") -> MolGAN:
+        """Load a checkpoint directory (default: the shipped QM9 model, ``checkpoints/qm9``)."""
+        checkpoint = load_checkpoint(path or DEFAULT_CHECKPOINT)
+        generator = Generator.from_config(checkpoint.config.model, checkpoint.vocab)
+        generator.load_state_dict(checkpoint.weights["generator"])
+        return cls(generator.to(resolve_device(device)).eval(), checkpoint.vocab, checkpoint.config)
+
+    @classmethod
+    def train(
+        cls,
+        config: Config,
+        out_dir: str | os.PathLike | None = None,
+        *,
+        device: str | None = None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> MolGAN:
+        """Train from ``config`` (or resume ``out_dir/checkpoint``) and return the model."""
+        vocab, graphs = load_training_graphs(config, progress=progress)
+        if resume:
+            if out_dir is None or not (Path(out_dir) / "checkpoint").is_dir():
+                raise ValueError(f"--resume: no checkpoint under {out_dir}")
+            trainer = Trainer.from_checkpoint(
+                Path(out_dir) / "checkpoint",
+                graphs,
+                device=device,
+                out_dir=out_dir,
+                progress=progress,
+            )
+            trainer.config = config  # a longer --steps may extend the resumed run
+        else:
+            trainer = Trainer(
+                config, vocab, graphs, device=device, out_dir=out_dir, progress=progress
+            )
+        trainer.fit()
+        return cls(trainer.generator.eval(), vocab, config)
+
+    def sample_graphs(self, n: int, seed: int = 0, batch_size: int = 4096) -> Iterator[MolGraph]:
+        """Draw ``n`` graphs in chunks of ``batch_size`` (class ids on the CPU)."""
+        device = next(self.generator.parameters()).device
+        rng = torch.Generator(device=device).manual_seed(seed)
+        yield from generate_graphs(
+            self.generator, n, rng, self.config.model.temperature, batch_size
+        )
+
+    def sample_mols(self, n: int, seed: int = 0) -> list[Chem.Mol | None]:
+        """``n`` decoded molecules; ``None`` where a sample is not strictly valid."""
+        mols: list[Chem.Mol | None] = []
+        with quiet_rdkit():
+            for graphs in self.sample_graphs(n, seed):
+                for mol in graphs_to_mols(graphs, self.vocab):
+                    mols.append(mol if strict_smiles(mol) is not None else None)
+        return mols
+
+    def sample(self, n: int, seed: int = 0, keep_invalid: bool = False) -> list[str]:
+        """Canonical SMILES of ``n`` samples.
+
+        Args:
+            n: Samples to draw.
+            seed: Seeds the draw; the same seed gives the same molecules.
+            keep_invalid: Return exactly ``n`` strings, ``""`` for an invalid sample, instead of
+                the valid ones only.
+        """
+        out: list[str] = []
+        with quiet_rdkit():
+            for graphs in self.sample_graphs(n, seed):
+                for mol in graphs_to_mols(graphs, self.vocab):
+                    smiles = strict_smiles(mol)
+                    if smiles is not None or keep_invalid:
+                        out.append(smiles or "")
+        return out
+
+    def write_samples(
+        self,
+        n: int,
+        path: str | os.PathLike,
+        *,
+        seed: int = 0,
+        keep_invalid: bool = False,
+        sdf: str | os.PathLike | None = None,
+        batch_size: int = 4096,
+    ) -> dict[str, int]:
+        """Stream ``n`` samples to a SMILES file (and optionally an SDF) chunk by chunk.
+
+        Files are written under temporary names and renamed when complete, so an interrupted
+        run never leaves a truncated file behind. Memory stays bounded by ``batch_size``.
+
+        Returns:
+            ``{"valid": ..., "written": ...}`` line counts.
+        """
+        counts = {"valid": 0, "written": 0}
+        with _AtomicFile(path) as smi, _AtomicFile(sdf) as sdf_handle, quiet_rdkit():
+            writer = Chem.SDWriter(sdf_handle) if sdf_handle is not None else None
+            for graphs in self.sample_graphs(n, seed, batch_size):
+                for mol in graphs_to_mols(graphs, self.vocab):
+                    smiles = strict_smiles(mol)
+                    counts["valid"] += smiles is not None
+                    if smiles is not None or keep_invalid:
+                        smi.write(f"{smiles or ''}\n")
+                        counts["written"] += 1
+                    if writer is not None and smiles is not None:
+                        writer.write(mol)
+            if writer is not None:
+                writer.close()
+        return counts
+
+    def sample_pyg(self, n: int, seed: int = 0) -> Batch:
+        """``n`` samples as a torch_geometric ``Batch`` with the dataset's features."""
+        graphs = list(self.sample_graphs(n, seed))
+        atoms = torch.cat([g.atoms for g in graphs])
+        bonds = torch.cat([g.bonds for g in graphs])
+        return graphs_to_batch(MolGraph(atoms, bonds), self.vocab)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write an inference checkpoint (generator weights, config, vocabulary)."""
+        weights = {"generator": self.generator.state_dict()}
+        return save_checkpoint(path, Checkpoint(self.config, self.vocab, weights))
+
+
+class _AtomicFile:
+    """A text file written under a temporary name and renamed into place on success."""
+
+    def __init__(self, path: str | os.PathLike | None) -> None:
+        self.path = Path(path) if path is not None else None
+
+    def __enter__(self):
+        if self.path is None:
+            return None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
+        self.handle = self.tmp.open("w", encoding="utf-8")
+        return self.handle
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.path is None:
+            return
+        self.handle.close()
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def load_training_graphs(config: Config, progress: bool = True) -> tuple[Vocabulary, MolGraph]:
+    """The vocabulary and dense training graphs that ``config.data`` names."""
+    data = config.data
+    vocab = Vocabulary.qm9() if data.vocabulary == "qm9" else None
+    if vocab is None:
+        from molgan.io import read_smiles
+
+        with quiet_rdkit():
+            mols = (Chem.MolFromSmiles(s) for s in read_smiles(data.path) if s)
+            vocab = Vocabulary.from_mols((m for m in mols if m is not None), data.max_atoms)
+    dataset = MoleculeDataset(data.path, vocab, progress=progress)
+    graphs = dataset.graphs
+    if data.limit is not None:
+        graphs = MolGraph(graphs.atoms[: data.limit], graphs.bonds[: data.limit])
+    return vocab, graphs

@@ -1,0 +1,343 @@
+"""The training loop: the adversarial game between generator and discriminator.
+
+``Trainer`` is the only place that knows the order of the calls in a step: sample real graphs,
+generate fake ones, update the discriminator, every ``n_critic`` steps update the generator. The
+step itself runs on tensors only (no RDKit, no ``.item()``): losses are accumulated on the device
+and read, and checked for NaN/inf, once every ``log_every`` steps. RDKit runs only in the
+periodic evaluation of a sample.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from molgan.chem import quiet_rdkit, strict_smiles
+from molgan.config import Config
+from molgan.graph import DenseGraph, MolGraph, graphs_to_mols
+from molgan.losses import entropy_regularizer, get_gan_loss, gradient_penalty, structure_penalty
+from molgan.models import Discriminator, Generator
+from molgan.sampling import generate_graphs, sample_dense_graph
+from molgan.vocab import Vocabulary
+
+__all__ = ["Trainer", "NonFiniteLossError", "resolve_device", "max_valence"]
+
+logger = logging.getLogger(__name__)
+
+_LOG_FIELDS = ("step", "loss_d", "loss_g", "validity", "uniqueness")
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the message names the first step where it happened."""
+
+
+def resolve_device(device: str | None = None) -> torch.device:
+    """``"cuda"`` when available and not overridden, else ``"cpu"``.
+
+    Examples:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
+    return torch.device(device)
+
+
+def max_valence(graphs: MolGraph, vocab: Vocabulary) -> torch.Tensor:
+    """The largest valence (sum of bond orders) of each atom class in a dataset, ``[T]``.
+
+    Data-derived caps for ``losses.structure_penalty``: for QM9 they are C 4, C- 3, N 3, N- 2,
+    N+ 4, O 2, O- 1, F 1; padding gets 0.
+    """
+    orders = torch.tensor(vocab.bond_orders)[graphs.bonds.long()]  # [M, N, N]
+    valence = orders.sum(-1).flatten()  # [M * N]
+    classes = graphs.atoms.long().flatten()  # [M * N]
+    caps = torch.zeros(vocab.n_atom_classes).scatter_reduce(0, classes, valence, reduce="amax")
+    caps[0] = 0.0
+    return caps
+
+
+class Trainer:
+    """Train a MolGAN generator against a relational-GCN discriminator.
+
+    Args:
+        config: The run's configuration (``config.train`` drives the loop).
+        vocab: The vocabulary of ``graphs``.
+        graphs: The training set as dense ids (``atoms [M, N]``, ``bonds [M, N, N]``).
+        device: ``"cpu"``, ``"cuda"`` or ``None`` for automatic.
+        out_dir: Where logs, the loss plot and ``checkpoint/`` go (``None``: nowhere).
+        progress: Show a tqdm bar with live validity and uniqueness.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        vocab: Vocabulary,
+        graphs: MolGraph,
+        *,
+        device: str | torch.device | None = None,
+        out_dir: str | os.PathLike | None = None,
+        progress: bool = True,
+    ) -> None:
+        if len(graphs.atoms) == 0:
+            raise ValueError("no training molecules")
+        self.config, self.vocab, self.progress = config, vocab, progress
+        self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        cfg = config.train
+        self.gan_loss = get_gan_loss(cfg.loss)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left untouched
+            torch.manual_seed(cfg.seed)
+            self.generator = Generator.from_config(config.model, vocab).to(self.device)
+            self.discriminator = Discriminator.from_config(config.model, vocab).to(self.device)
+        self.opt_g = torch.optim.Adam(
+            self.generator.parameters(), lr=cfg.lr_generator, betas=cfg.betas
+        )
+        self.opt_d = torch.optim.Adam(
+            self.discriminator.parameters(), lr=cfg.lr_discriminator, betas=cfg.betas
+        )
+        self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.atoms = graphs.atoms.to(self.device)  # [M, N] int8
+        self.bonds = graphs.bonds.to(self.device)  # [M, N, N] int8
+        self.bond_orders = torch.tensor(vocab.bond_orders, device=self.device)  # [Y]
+        self.max_valence = max_valence(graphs, vocab).to(self.device)  # [T]
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+        self._reset_accumulators()
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, graphs: MolGraph, **kwargs: Any) -> Trainer:
+        """Rebuild a trainer from a checkpoint and continue exactly where it stopped."""
+        checkpoint = load_checkpoint(path)
+        trainer = cls(checkpoint.config, checkpoint.vocab, graphs, **kwargs)
+        trainer.load_state(checkpoint)
+        return trainer
+
+    # -- the step ------------------------------------------------------------------------------
+
+    def train_step(self) -> None:
+        """One discriminator update, plus a generator update every ``n_critic`` steps."""
+        cfg = self.config.train
+        with self._autocast():
+            real = self._real_batch()
+            fake = DenseGraph(*(t.detach() for t in self._fake_batch()))
+            real_scores = self.discriminator(real)  # [B, 1]
+            fake_scores = self.discriminator(fake)  # [B, 1]
+            loss_d = self.gan_loss.discriminator(real_scores, fake_scores)
+            if self.gan_loss.uses_gradient_penalty:
+                loss_d = loss_d + cfg.gp_weight * gradient_penalty(
+                    self.discriminator, real, fake, self.rng
+                )
+            if cfg.entropy_weight:
+                scores = torch.cat([real_scores, fake_scores])
+                loss_d = loss_d - cfg.entropy_weight * entropy_regularizer(scores)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        self._track(loss_d, self._loss_d_sum)
+
+        if (self.step + 1) % cfg.n_critic == 0:
+            with self._autocast():
+                fake = self._fake_batch()
+                loss_g = self.gan_loss.generator(self.discriminator(fake))
+                if cfg.structure_weight:
+                    penalty = structure_penalty(fake, self.max_valence, self.bond_orders)
+                    loss_g = loss_g + cfg.structure_weight * penalty.mean()
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            self.opt_g.step()
+            self._track(loss_g, self._loss_g_sum)
+            self._g_updates += 1
+        self.step += 1
+
+    def fit(self, steps: int | None = None) -> list[dict[str, Any]]:
+        """Train until ``steps`` (default ``config.train.steps``) total steps are done.
+
+        Logs every ``log_every`` steps, evaluates every ``eval_every``, checkpoints every
+        ``checkpoint_every`` and at the end, and plots the history into ``out_dir``.
+
+        Raises:
+            NonFiniteLossError: If a loss became NaN/inf (checked at every log row).
+        """
+        cfg = self.config.train
+        total = steps if steps is not None else cfg.steps
+        bar = tqdm(
+            total=total, initial=self.step, desc="training", unit="step", disable=not self.progress
+        )
+        try:
+            while self.step < total:
+                self.train_step()
+                bar.update(1)
+                last = self.step == total
+                if self.step % cfg.log_every == 0 or last:
+                    row = self._log_row()
+                    if self.step % cfg.eval_every == 0 or last:
+                        row.update(self.evaluate_sample(cfg.eval_samples))
+                    self._record(row)
+                    bar.set_postfix({k: _short(v) for k, v in row.items() if k != "step"})
+                if self.out_dir is not None and (self.step % cfg.checkpoint_every == 0 or last):
+                    self.save(self.out_dir / "checkpoint")
+        finally:
+            bar.close()
+        if self.out_dir is not None:
+            self.plot(self.out_dir / "training.png")
+        return self.history
+
+    # -- evaluation, state, outputs ------------------------------------------------------------
+
+    def evaluate_sample(self, n: int) -> dict[str, float]:
+        """Strict validity and uniqueness of ``n`` samples (a fixed seed, so rows compare)."""
+        rng = torch.Generator(device=self.device).manual_seed(12345)
+        smiles: list[str | None] = []
+        with quiet_rdkit():
+            temperature = self.config.model.temperature
+            for graphs in generate_graphs(self.generator, n, rng, temperature):
+                smiles.extend(strict_smiles(m) for m in graphs_to_mols(graphs, self.vocab))
+        valid = [s for s in smiles if s is not None]
+        return {
+            "validity": len(valid) / n,
+            "uniqueness": len(set(valid)) / len(valid) if valid else 0.0,
+        }
+
+    def checkpoint(self) -> Checkpoint:
+        """Everything needed to resume exactly: weights, optimisers, RNG states, step, history."""
+        rng = {"trainer": self.rng.get_state(), "torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return Checkpoint(
+            config=self.config,
+            vocab=self.vocab,
+            weights={
+                "generator": self.generator.state_dict(),
+                "discriminator": self.discriminator.state_dict(),
+            },
+            step=self.step,
+            optimizers={
+                "generator": self.opt_g.state_dict(),
+                "discriminator": self.opt_d.state_dict(),
+            },
+            rng=rng,
+            extra={"history": self.history},
+        )
+
+    def load_state(self, checkpoint: Checkpoint) -> None:
+        """Restore a :meth:`checkpoint` (same config and vocabulary)."""
+        if checkpoint.vocab != self.vocab:
+            raise ValueError("checkpoint vocabulary differs from the trainer's")
+        self.generator.load_state_dict(checkpoint.weights["generator"])
+        self.discriminator.load_state_dict(checkpoint.weights["discriminator"])
+        self.opt_g.load_state_dict(checkpoint.optimizers["generator"])
+        self.opt_d.load_state_dict(checkpoint.optimizers["discriminator"])
+        self.rng.set_state(checkpoint.rng["trainer"])
+        torch.set_rng_state(checkpoint.rng["torch"])
+        if "cuda" in checkpoint.rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(checkpoint.rng["cuda"], self.device)
+        self.step = checkpoint.step
+        self.history = list(checkpoint.extra.get("history", []))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`checkpoint` atomically to directory ``path``."""
+        return save_checkpoint(path, self.checkpoint())
+
+    def plot(self, path: str | os.PathLike) -> None:
+        """Plot losses and validity/uniqueness against the step into a PNG."""
+        if not self.history:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.5))
+        steps = [row["step"] for row in self.history]
+        for key in ("loss_d", "loss_g"):
+            ax_loss.plot(steps, [row.get(key, math.nan) for row in self.history], label=key)
+        ax_loss.set(xlabel="step", title="losses")
+        ax_loss.legend()
+        evaluated = [row for row in self.history if "validity" in row]
+        for key in ("validity", "uniqueness"):
+            ax_metric.plot(
+                [r["step"] for r in evaluated], [r[key] for r in evaluated], "o-", label=key
+            )
+        ax_metric.set(xlabel="step", ylim=(0, 1.02), title="strict sample metrics")
+        ax_metric.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+
+    # -- private -------------------------------------------------------------------------------
+
+    def _real_batch(self) -> DenseGraph:
+        idx = torch.randint(
+            len(self.atoms), (self.config.train.batch_size,), generator=self.rng, device=self.device
+        )
+        return MolGraph(self.atoms[idx], self.bonds[idx]).one_hot(self.vocab)
+
+    def _fake_batch(self) -> DenseGraph:
+        cfg = self.config.train
+        z = self.generator.sample_z(cfg.batch_size, self.rng)  # [B, Z]
+        return sample_dense_graph(self.generator(z), cfg.tau, cfg.hard, self.rng)
+
+    def _autocast(self):
+        if self.config.train.amp and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def _reset_accumulators(self) -> None:
+        zero = torch.zeros((), device=self.device)
+        self._loss_d_sum, self._loss_g_sum = zero.clone(), zero.clone()
+        self._d_updates = 0
+        self._g_updates = 0
+        self._first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
+
+    def _track(self, loss: torch.Tensor, total: torch.Tensor) -> None:
+        """Accumulate a loss and remember the first non-finite step, without a host sync."""
+        loss = loss.detach().float()
+        total.add_(loss)
+        bad = ~torch.isfinite(loss) & (self._first_bad_step < 0)
+        self._first_bad_step.copy_(torch.where(bad, self.step + 1, self._first_bad_step))
+        if total is self._loss_d_sum:
+            self._d_updates += 1
+
+    def _log_row(self) -> dict[str, Any]:
+        first_bad = int(self._first_bad_step)
+        if first_bad >= 0:
+            raise NonFiniteLossError(
+                f"a loss became NaN or infinite at step {first_bad}; lower the learning rates, "
+                "or raise gp_weight / entropy_weight, and resume from the last checkpoint"
+            )
+        row = {
+            "step": self.step,
+            "loss_d": float(self._loss_d_sum) / max(self._d_updates, 1),
+            "loss_g": float(self._loss_g_sum) / self._g_updates if self._g_updates else math.nan,
+        }
+        self._reset_accumulators()
+        return row
+
+    def _record(self, row: dict[str, Any]) -> None:
+        self.history.append(row)
+        if self.out_dir is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        log = self.out_dir / "log.csv"
+        new = not log.exists()
+        with log.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=_LOG_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: row.get(k, "") for k in _LOG_FIELDS})
+
+
+def _short(value: float) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

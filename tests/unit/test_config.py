@@ -1,0 +1,39 @@
+import pytest
+
+from molgan.config import Config, config_from_dict, load_config
+
+
+def test_defaults_are_molgans_recipe():
+    cfg = Config()
+    assert cfg.model.z_dim == 32 and cfg.model.hidden == (128, 256, 512)
+    assert cfg.train.batch_size == 32 and cfg.train.n_critic == 5
+    assert cfg.train.gp_weight == 10.0 and cfg.train.lr_generator == 1e-3
+
+
+def test_toml_round_trip(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[model]\nhidden = [64, 64]\n[train]\nsteps = 7\nloss = "minimax"\n')
+    cfg = load_config(path)
+    assert cfg.model.hidden == (64, 64) and cfg.train.steps == 7 and cfg.train.loss == "minimax"
+    assert config_from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[trian]\nsteps = 1\n", "unknown config section"),
+        ("[train]\nstep = 1\n", "unknown key"),
+        ("[train]\nsteps = 'many'\n", "must be a number"),
+        ("[train]\nhard = 1\n", "true or false"),
+        ("[train\n", "invalid TOML"),
+    ],
+)
+def test_bad_configs_name_the_file_and_problem(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=f"bad.toml: .*{message}"):
+        load_config(path)
+
+
+def test_replace():
+    assert Config().replace(train={"steps": 3}).train.steps == 3

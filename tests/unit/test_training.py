@@ -1,0 +1,125 @@
+import math
+
+import pytest
+import torch
+
+from molgan.checkpoint import CheckpointError, load_checkpoint
+from molgan.config import Config
+from molgan.training import NonFiniteLossError, Trainer, max_valence
+
+
+def small_config(**train):
+    settings = {
+        "steps": 12,
+        "batch_size": 8,
+        "log_every": 4,
+        "eval_every": 12,
+        "eval_samples": 16,
+        "checkpoint_every": 6,
+    }
+    settings.update(train)
+    return Config().replace(
+        model={"hidden": (32, 32), "conv_dims": (16, 8), "agg_dim": 16, "mlp_dims": (16,)},
+        train=settings,
+    )
+
+
+def test_max_valence_is_read_from_the_data(graph_batch, vocab):
+    caps = max_valence(graph_batch, vocab).tolist()
+    # padding, C, C-, N, N-, N+, O, O-, F in tests/data/tiny.smi
+    assert caps == [0.0, 4.0, 3.0, 3.0, 0.0, 1.0, 2.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("loss", ["wgan-gp", "minimax", "nonsaturating"])
+def test_each_loss_trains_and_logs(graph_batch, vocab, loss):
+    trainer = Trainer(
+        small_config(loss=loss, entropy_weight=0.1, structure_weight=1.0),
+        vocab,
+        graph_batch,
+        device="cpu",
+        progress=False,
+    )
+    history = trainer.fit()
+    assert [row["step"] for row in history] == [4, 8, 12]
+    assert all(math.isfinite(row["loss_d"]) for row in history)
+    assert 0.0 <= history[-1]["validity"] <= 1.0
+
+
+def test_same_seed_same_weights(graph_batch, vocab):
+    runs = []
+    for _ in range(2):
+        trainer = Trainer(small_config(), vocab, graph_batch, device="cpu", progress=False)
+        trainer.fit()
+        runs.append(trainer.generator.state_dict())
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_resume_continues_exactly(tmp_path, graph_batch, vocab):
+    straight = Trainer(small_config(), vocab, graph_batch, device="cpu", progress=False)
+    straight.fit()
+    interrupted = Trainer(
+        small_config(), vocab, graph_batch, device="cpu", out_dir=tmp_path, progress=False
+    )
+    step = interrupted.train_step
+
+    def crash_at_step_8():
+        if interrupted.step == 7:
+            raise KeyboardInterrupt  # killed after the step-6 checkpoint
+        step()
+
+    interrupted.train_step = crash_at_step_8
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit()
+    resumed = Trainer.from_checkpoint(
+        tmp_path, graph_batch, device="cpu", out_dir=tmp_path, progress=False
+    )
+    assert resumed.step == 6
+    resumed.fit()
+    for name in ("generator", "discriminator"):
+        a = getattr(straight, name).state_dict()
+        b = getattr(resumed, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    assert straight.opt_g.state_dict()["state"][0]["exp_avg"].equal(
+        resumed.opt_g.state_dict()["state"][0]["exp_avg"]
+    )
+    assert [r["step"] for r in resumed.history] == [4, 8, 12]
+    assert resumed.history[-1]["validity"] == straight.history[-1]["validity"]
+    assert (tmp_path / "training.png").stat().st_size > 0
+    assert (tmp_path / "log.csv").read_text().count("\n") == 4  # header + 3 rows
+
+
+def test_non_finite_loss_stops_with_the_step(graph_batch, vocab):
+    trainer = Trainer(small_config(), vocab, graph_batch, device="cpu", progress=False)
+    trainer.fit(steps=5)
+    with torch.no_grad():
+        trainer.generator.atom_head.bias.fill_(math.nan)  # poison: the next fake batch is NaN
+    with pytest.raises(NonFiniteLossError, match="at step 6;"):
+        trainer.fit(steps=12)
+
+
+def test_checkpoint_files_are_safetensors_and_json(tmp_path, graph_batch, vocab):
+    trainer = Trainer(small_config(), vocab, graph_batch, device="cpu", progress=False)
+    trainer.save(tmp_path / "ckpt")
+    names = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
+    assert names == [
+        "config.json",
+        "model.safetensors",
+        "optimizer.safetensors",
+        "state.json",
+        "vocab.json",
+    ]
+    loaded = load_checkpoint(tmp_path / "ckpt")
+    assert loaded.config == trainer.config and loaded.vocab == vocab
+
+
+def test_broken_checkpoints_give_clear_errors(tmp_path, graph_batch, vocab):
+    trainer = Trainer(small_config(), vocab, graph_batch, device="cpu", progress=False)
+    trainer.save(tmp_path / "ckpt")
+    (tmp_path / "ckpt" / "model.safetensors").write_bytes(b"\x00garbage")
+    with pytest.raises(CheckpointError, match="unreadable checkpoint"):
+        load_checkpoint(tmp_path / "ckpt")
+    (tmp_path / "ckpt" / "vocab.json").unlink()
+    with pytest.raises(CheckpointError, match="missing vocab.json"):
+        load_checkpoint(tmp_path / "ckpt")
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        load_checkpoint(tmp_path / "nothing")
