@@ -179,3 +179,22 @@ def test_unknown_loss_lists_valid_names():
         get_gan_loss("hinge")
     message = str(info.value)
     assert all(name in message for name in ("minimax", "nonsaturating", "wgan-gp", "hinge"))
+
+
+def test_structure_penalty_is_zero_on_real_molecules_and_counts_defects():
+    from molgan.graph import MolGraph
+    from molgan.losses import structure_penalty
+    from molgan.vocab import Vocabulary
+
+    vocab = Vocabulary.qm9()
+    caps = torch.tensor([0.0, 4.0, 3.0, 3.0, 2.0, 4.0, 2.0, 1.0, 1.0])
+    orders = torch.tensor(vocab.bond_orders)
+    atoms = torch.tensor([[1, 1, 6, 0, 0, 0, 0, 0, 0]] * 3)  # C, C, O
+    bonds = torch.zeros(3, 9, 9, dtype=torch.long)
+    bonds[0, 0, 1] = bonds[0, 1, 0] = 1  # C-C and C-O: ethanol, fine
+    bonds[0, 1, 2] = bonds[0, 2, 1] = 1
+    bonds[1, 0, 1] = bonds[1, 1, 0] = 1  # C-C with O left alone: 2 of 6 ordered pairs joined
+    bonds[2, 0, 2] = bonds[2, 2, 0] = 3  # C#O and C-O: oxygen valence 4, excess 2
+    bonds[2, 1, 2] = bonds[2, 2, 1] = 1
+    penalty = structure_penalty(MolGraph(atoms, bonds).one_hot(vocab), caps, orders)
+    assert penalty.tolist() == pytest.approx([0.0, 4 / 6, 2.0])
