@@ -88,6 +88,9 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
         (tmp / "state.json").write_text(json.dumps(state, indent=2))
         (tmp / "config.json").write_text(json.dumps(checkpoint.config.to_dict(), indent=2))
         (tmp / "vocab.json").write_text(json.dumps(checkpoint.vocab.to_dict(), indent=2))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp creates 0700; a checkpoint should be shareable
         _replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

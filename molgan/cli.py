@@ -71,6 +71,39 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--jobs", type=int, default=None, help="worker processes")
     evaluate.set_defaults(handler=_evaluate)
 
+    train = commands.add_parser("train", help="train a MolGAN from a TOML config")
+    train.add_argument("--config", type=Path, default=None, help="TOML file (default: MolGAN's)")
+    train.add_argument("--steps", type=int, default=None, help="override [train] steps")
+    train.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    train.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
+    train.add_argument("--resume", action="store_true", help="continue OUT/checkpoint exactly")
+    train.set_defaults(handler=_train)
+
+    sample = commands.add_parser(
+        "sample",
+        help="draw molecules from a trained model",
+        description="Draw N samples and stream them to OUT in chunks. By default only strictly "
+        "valid molecules are written; with --keep-invalid exactly N lines are written, an "
+        "invalid sample as an empty line, so the file can be evaluated as drawn.",
+    )
+    sample.add_argument("--checkpoint", type=Path, default=None, help="default: checkpoints/qm9")
+    sample.add_argument("-n", type=int, default=10_000, help="samples to draw (default 10000)")
+    sample.add_argument("-o", "--out", type=Path, required=True, help="output .smi file")
+    sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sample.add_argument("--sdf", type=Path, default=None, help="also write valid molecules here")
+    sample.add_argument("--keep-invalid", action="store_true", help="an empty line per invalid")
+    sample.add_argument("--device", default="cpu", help="cpu or cuda")
+    sample.set_defaults(handler=_sample)
+
+    demo = commands.add_parser(
+        "demo", help="sample the shipped model, evaluate, draw a molecule grid"
+    )
+    demo.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder")
+    demo.add_argument("-n", type=int, default=5000, help="samples (default 5000)")
+    demo.add_argument("--train", action="store_true", help="first train a short run from scratch")
+    demo.add_argument("--steps", type=int, default=300, help="steps of the --train run")
+    demo.set_defaults(handler=_demo)
+
     data = commands.add_parser("data", help="inspect and split datasets")
     data_commands = data.add_subparsers(title="data commands", metavar="COMMAND")
     stats = data_commands.add_parser(
@@ -106,6 +139,38 @@ def _evaluate(args: argparse.Namespace) -> int:
     print(_format_metrics(metrics, title=f"molgan evaluate {args.generated}"))
     if args.json:
         _write_json(args.json, metrics)
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from molgan.config import Config, load_config
+    from molgan.model import MolGAN
+
+    config = load_config(args.config) if args.config else Config()
+    if args.steps is not None:
+        config = config.replace(train={"steps": args.steps})
+    MolGAN.train(config, args.out, device=args.device, resume=args.resume)
+    print(f"checkpoint: {args.out / 'checkpoint'}  log: {args.out / 'log.csv'}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from molgan.model import MolGAN
+
+    if args.n < 1:
+        raise ValueError(f"-n must be positive, got {args.n}")
+    model = MolGAN.load(args.checkpoint, device=args.device)
+    counts = model.write_samples(
+        args.n, args.out, seed=args.seed, keep_invalid=args.keep_invalid, sdf=args.sdf
+    )
+    print(f"wrote {counts['written']} lines to {args.out} ({counts['valid']} of {args.n} valid)")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from molgan.demo import run_demo
+
+    run_demo(args.out, n=args.n, train_steps=args.steps if args.train else 0)
     return 0
 
 

@@ -56,6 +56,8 @@ class ModelConfig:
     """Widths of the discriminator's MLP head."""
     dropout: float = 0.0
     """Dropout in generator and discriminator."""
+    minibatch_std: bool = False
+    """Give the discriminator the batch's embedding spread (an anti-mode-collapse feature)."""
     temperature: float = 0.0
     """Sampling: 0 = argmax of every atom and bond (MolGAN); ``t > 0`` = draw from
     ``softmax(logits / t)`` (``t = 1`` is what the generator is trained on)."""
@@ -88,7 +90,8 @@ class TrainConfig:
     lr_discriminator: float = 1e-3
     """Adam learning rate of the discriminator (MolGAN: 1e-3)."""
     betas: tuple[float, float] = (0.5, 0.999)
-    """Adam betas."""
+    """Adam betas; beta1 = 0.5 as in DCGAN (Radford et al. 2016). MolGAN kept TensorFlow's
+    defaults (0.9, 0.999)."""
     tau: float = 1.0
     """Gumbel-softmax temperature."""
     hard: bool = True

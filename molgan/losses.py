@@ -249,9 +249,13 @@ def balance_scale(gan_loss: torch.Tensor, rl_loss: torch.Tensor) -> torch.Tensor
 
 
 def structure_penalty(
-    graph: DenseGraph, max_valence: torch.Tensor, bond_orders: torch.Tensor
+    graph: DenseGraph,
+    max_valence: torch.Tensor,
+    bond_orders: torch.Tensor,
+    atom_charges: torch.Tensor | None = None,
+    max_net_charge: float = 0.0,
 ) -> torch.Tensor:
-    """Per-graph count of the two defects that make a generated graph strictly invalid.
+    """Per-graph count of the defects that make a generated graph invalid or unlike the data.
 
     Computed on tensors only (no RDKit), so it can sit in the generator's loss on any device. With
     straight-through Gumbel samples the forward value is exact and the gradient is the soft one:
@@ -260,7 +264,10 @@ def structure_penalty(
       ``cap_i = sum_t X_it * max_valence_t`` (the largest valence seen for each atom class in the
       training data; padding has cap 0);
     - disconnection: the fraction of pairs of real atoms (``1 - X_i0``) not joined by a path,
-      from ``N - 1`` rounds of reachability ``R <- min(1, R + R A)``.
+      from ``N - 1`` rounds of reachability ``R <- min(1, R + R A)``;
+    - net charge (when ``atom_charges`` is given): ``relu(|sum_i X_i . charge| - max_net_charge)``.
+      Without it a generator learns that a charged atom such as ``N+`` (valence 4, hydrogens
+      filled in) never breaks valence, and emits cations that QM9 (all net-neutral) never has.
 
     This is molgan's addition to MolGAN (which relied on an RDKit reward); it is zero for every
     real molecule, so it only pushes generated graphs towards chemically possible ones.
@@ -269,6 +276,8 @@ def structure_penalty(
         graph: ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]`` per-class probabilities or one-hot.
         max_valence: ``[T]`` largest allowed valence of each atom class (0 for padding).
         bond_orders: ``[Y]`` bond order of each bond class (0 for "no bond").
+        atom_charges: ``[T]`` formal charge of each atom class (0 for padding), or ``None``.
+        max_net_charge: The largest ``|net charge|`` allowed (seen in the training data).
 
     Returns:
         ``[B]`` non-negative penalties.
@@ -292,7 +301,11 @@ def structure_penalty(
         reach = torch.clamp(reach + reach @ adjacency, max=1.0)
     distinct = pair * (1.0 - torch.eye(atoms.shape[1], dtype=pair.dtype, device=pair.device))
     disconnected = ((1.0 - reach) * distinct).sum((1, 2)) / distinct.sum((1, 2)).clamp_min(1.0)
-    return excess + disconnected
+    penalty = excess + disconnected
+    if atom_charges is not None:
+        net_charge = (atoms @ atom_charges).sum(-1)  # [B]
+        penalty = penalty + F.relu(net_charge.abs() - max_net_charge)
+    return penalty
 
 
 @dataclass(frozen=True)

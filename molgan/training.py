@@ -29,7 +29,13 @@ from molgan.models import Discriminator, Generator
 from molgan.sampling import generate_graphs, sample_dense_graph
 from molgan.vocab import Vocabulary
 
-__all__ = ["Trainer", "NonFiniteLossError", "resolve_device", "max_valence"]
+__all__ = [
+    "Trainer",
+    "NonFiniteLossError",
+    "resolve_device",
+    "max_valence",
+    "max_net_charge",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +72,12 @@ def max_valence(graphs: MolGraph, vocab: Vocabulary) -> torch.Tensor:
     caps = torch.zeros(vocab.n_atom_classes).scatter_reduce(0, classes, valence, reduce="amax")
     caps[0] = 0.0
     return caps
+
+
+def max_net_charge(graphs: MolGraph, vocab: Vocabulary) -> float:
+    """The largest ``|net formal charge|`` of a molecule in a dataset (0 for QM9)."""
+    charges = torch.tensor(vocab.atom_charges)[graphs.atoms.long()]  # [M, N]
+    return float(charges.sum(-1).abs().max()) if len(charges) else 0.0
 
 
 class Trainer:
@@ -112,6 +124,10 @@ class Trainer:
         self.bonds = graphs.bonds.to(self.device)  # [M, N, N] int8
         self.bond_orders = torch.tensor(vocab.bond_orders, device=self.device)  # [Y]
         self.max_valence = max_valence(graphs, vocab).to(self.device)  # [T]
+        self.atom_charges = torch.tensor(
+            vocab.atom_charges, dtype=torch.float32, device=self.device
+        )
+        self.max_net_charge = max_net_charge(graphs, vocab)
         self.step = 0
         self.history: list[dict[str, Any]] = []
         self._reset_accumulators()
@@ -152,7 +168,13 @@ class Trainer:
                 fake = self._fake_batch()
                 loss_g = self.gan_loss.generator(self.discriminator(fake))
                 if cfg.structure_weight:
-                    penalty = structure_penalty(fake, self.max_valence, self.bond_orders)
+                    penalty = structure_penalty(
+                        fake,
+                        self.max_valence,
+                        self.bond_orders,
+                        self.atom_charges,
+                        self.max_net_charge,
+                    )
                     loss_g = loss_g + cfg.structure_weight * penalty.mean()
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()

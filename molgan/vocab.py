@@ -137,6 +137,16 @@ class Vocabulary:
         """
         return (0.0, *(_BOND_ORDERS[b] for b in self.bond_types))
 
+    @property
+    def atom_charges(self) -> tuple[int, ...]:
+        """Formal charge of each atom class id (0 for padding).
+
+        Examples:
+            >>> Vocabulary.qm9().atom_charges
+            (0, 0, -1, 0, -1, 1, 0, -1, 0)
+        """
+        return (0, *(a.charge for a in self.atom_types))
+
     def bond_id(self, bond_type: Chem.BondType) -> int | None:
         """The class id of an RDKit bond type, or ``None`` when it is not in the vocabulary."""
         return self._bond_ids.get(bond_type)

@@ -15,6 +15,16 @@ from molgan.vocab import Vocabulary
 TEST_DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def metrics_cache(tmp_path_factory):
+    """Keep the metrics' reference caches inside the test session, not in ~/.cache."""
+    path = tmp_path_factory.mktemp("molgan-cache")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MOLGAN_CACHE", str(path))
+    yield path
+    patch.undo()
+
+
 @pytest.fixture(scope="session")
 def vocab() -> Vocabulary:
     return Vocabulary.qm9()

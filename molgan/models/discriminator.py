@@ -114,6 +114,10 @@ class Discriminator(_GraphScorer):
         agg_dim: Width of the gated aggregation (MolGAN: 128).
         mlp_dims: Widths of the tanh MLP before the linear head (MolGAN: 128, 64).
         dropout: Dropout after every R-GCN layer, the aggregation and every MLP layer.
+        minibatch_std: Append the batch's mean standard deviation of the graph embeddings to
+            every embedding before the head (Karras et al. 2018, "Progressive growing of GANs"),
+            so the critic can see a batch of near-identical graphs and the generator is pushed
+            away from mode collapse. Off in MolGAN.
 
     Examples:
         >>> from molgan.graph import MolGraph
@@ -122,6 +126,33 @@ class Discriminator(_GraphScorer):
         >>> Discriminator(vocab)(empty.one_hot(vocab)).shape
         torch.Size([2, 1])
     """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        conv_dims: Sequence[int] = (128, 64),
+        agg_dim: int = 128,
+        mlp_dims: Sequence[int] = (128, 64),
+        dropout: float = 0.0,
+        minibatch_std: bool = False,
+    ) -> None:
+        super().__init__(vocab, conv_dims, agg_dim, mlp_dims, dropout)
+        self.minibatch_std = minibatch_std
+        if minibatch_std:
+            self.head = nn.Linear(self.mlp.out_dim + 1, 1)
+            init_linear_(self.head)
+
+    @classmethod
+    def from_config(cls, cfg: Any, vocab: Vocabulary) -> Discriminator:
+        """Build from a ``ModelConfig`` (also reads ``minibatch_std``)."""
+        return cls(
+            vocab,
+            conv_dims=tuple(getattr(cfg, "conv_dims", (128, 64))),
+            agg_dim=getattr(cfg, "agg_dim", 128),
+            mlp_dims=tuple(getattr(cfg, "mlp_dims", (128, 64))),
+            dropout=getattr(cfg, "dropout", 0.0),
+            minibatch_std=getattr(cfg, "minibatch_std", False),
+        )
 
     def forward(self, graph: DenseGraph) -> torch.Tensor:
         """Score graphs.
@@ -133,7 +164,11 @@ class Discriminator(_GraphScorer):
             Raw scores ``[B, 1]``, no activation: feed them to a WGAN loss, or treat them as
             logits in the minimax and non-saturating losses.
         """
-        return super().forward(graph)
+        h = self.embed(graph)  # [B, F]
+        if self.minibatch_std:
+            spread = h.std(dim=0, unbiased=False).mean().expand(h.shape[0], 1)  # [B, 1]
+            h = torch.cat((h, spread), dim=-1)
+        return self.head(h)
 
 
 class RewardNetwork(_GraphScorer):

@@ -107,3 +107,14 @@ def test_from_config_and_parameter_count(vocab):
     assert len(model.convs) == 1 and model.aggregation.gate.out_features == 16
     # R-GCN (9->128, 137->64; 3 relations), aggregation 73->128, MLP 128-128-64, head 64->1
     assert sum(p.numel() for p in Discriminator(vocab).parameters()) == 83_649
+
+
+def test_minibatch_std_sees_batch_diversity_and_stays_permutation_invariant(vocab, graph):
+    model = Discriminator(vocab, minibatch_std=True)
+    perm = torch.tensor([8, 2, 0, 5, 7, 1, 3, 6, 4])
+    torch.testing.assert_close(model(permute(graph, perm)), model(graph))
+    same = DenseGraph(graph.atoms[[0, 0]], graph.bonds[[0, 0]])  # a collapsed batch
+    varied = DenseGraph(graph.atoms, graph.bonds)
+    # Graph 0 scores differently when its batch-mates differ: the critic can see collapse.
+    assert not torch.allclose(model(same)[0], model(varied)[0])
+    assert Discriminator.from_config(SimpleNamespace(minibatch_std=True), vocab).minibatch_std

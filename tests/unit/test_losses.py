@@ -198,3 +198,21 @@ def test_structure_penalty_is_zero_on_real_molecules_and_counts_defects():
     bonds[2, 1, 2] = bonds[2, 2, 1] = 1
     penalty = structure_penalty(MolGraph(atoms, bonds).one_hot(vocab), caps, orders)
     assert penalty.tolist() == pytest.approx([0.0, 4 / 6, 2.0])
+
+
+def test_structure_penalty_counts_net_charge_beyond_the_data():
+    from molgan.graph import MolGraph
+    from molgan.losses import structure_penalty
+    from molgan.vocab import Vocabulary
+
+    vocab = Vocabulary.qm9()
+    caps = torch.tensor([0.0, 4.0, 3.0, 3.0, 2.0, 4.0, 2.0, 1.0, 1.0])
+    orders = torch.tensor(vocab.bond_orders)
+    charges = torch.tensor(vocab.atom_charges, dtype=torch.float32)
+    atoms = torch.tensor([[5, 1, 0, 0, 0, 0, 0, 0, 0], [5, 1, 7, 0, 0, 0, 0, 0, 0]])  # CC[NH3+]
+    bonds = torch.zeros(2, 9, 9, dtype=torch.long)
+    bonds[:, 0, 1] = bonds[:, 1, 0] = 1
+    bonds[1, 1, 2] = bonds[1, 2, 1] = 1  # [NH3+]C[O-]: a zwitterion, net charge 0
+    graph = MolGraph(atoms, bonds).one_hot(vocab)
+    assert structure_penalty(graph, caps, orders, charges).tolist() == [1.0, 0.0]
+    assert structure_penalty(graph, caps, orders, charges, max_net_charge=1).tolist() == [0.0, 0.0]

@@ -5,7 +5,7 @@ import torch
 
 from molgan.checkpoint import CheckpointError, load_checkpoint
 from molgan.config import Config
-from molgan.training import NonFiniteLossError, Trainer, max_valence
+from molgan.training import NonFiniteLossError, Trainer, max_net_charge, max_valence
 
 
 def small_config(**train):
@@ -28,6 +28,7 @@ def test_max_valence_is_read_from_the_data(graph_batch, vocab):
     caps = max_valence(graph_batch, vocab).tolist()
     # padding, C, C-, N, N-, N+, O, O-, F in tests/data/tiny.smi
     assert caps == [0.0, 4.0, 3.0, 3.0, 0.0, 1.0, 2.0, 1.0, 1.0]
+    assert max_net_charge(graph_batch, vocab) == 1.0  # C[C-](C#N)C#N has net charge -1
 
 
 @pytest.mark.parametrize("loss", ["wgan-gp", "minimax", "nonsaturating"])

@@ -1,0 +1,137 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from molgan.cli import main
+
+pytestmark = pytest.mark.integration
+
+JSON_KEYS = {
+    "n_samples",
+    "validity",
+    "uniqueness",
+    "novelty",
+    "fcd",
+    "intdiv1",
+    "intdiv2",
+    "snn",
+    "frag",
+    "scaf",
+    "qed_mean",
+    "sa_mean",
+    "logp_mean",
+}
+
+
+def test_evaluate_writes_the_contract_keys(tmp_path, capsys):
+    generated = tmp_path / "gen.smi"
+    generated.write_text("CCO\nOCC\n\n*CC\nCC.O\nC1CC\nc1ccoc1\nCC(=O)N\n")
+    train = tmp_path / "train.smi"
+    train.write_text("CCO\nCC\n")
+    reference = tmp_path / "ref.smi"
+    reference.write_text("CCO\nc1ccoc1\nCC(N)=O\nCCN\nOCC=O\nC#N\n")
+    out = tmp_path / "m.json"
+    code = main(
+        [
+            "evaluate",
+            str(generated),
+            "--train",
+            str(train),
+            "--test",
+            str(reference),
+            "--json",
+            str(out),
+        ]
+    )
+    assert code == 0
+    metrics = json.loads(out.read_text())
+    assert JSON_KEYS <= set(metrics)
+    assert metrics["n_samples"] == 8
+    assert metrics["validity"] == pytest.approx(4 / 8)  # CCO, OCC, c1ccoc1, CC(=O)N
+    assert metrics["uniqueness"] == pytest.approx(3 / 4)
+    assert metrics["novelty"] == pytest.approx(2 / 3)
+    assert "validity" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "the file is empty"),
+        (b"id,name\n1,x\n", "no 'smiles' column"),
+        (b"C\xffC\n", "not UTF-8"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero(tmp_path, content, message):
+    path = tmp_path / ("bad.csv" if b"," in content else "bad.smi")
+    path.write_bytes(content)
+    run = subprocess.run(
+        [sys.executable, "-m", "molgan", "evaluate", str(path)], capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert run.stderr.count("\n") == 1 and message in run.stderr and str(path) in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_train_then_sample_then_resume(tmp_path, capsys):
+    config = tmp_path / "tiny.toml"
+    config.write_text(
+        '[data]\npath = "tests/data/tiny.smi"\n'
+        "[model]\nhidden = [32]\nconv_dims = [16]\nagg_dim = 16\nmlp_dims = [16]\n"
+        "[train]\nsteps = 10\nbatch_size = 8\nlog_every = 5\neval_every = 10\n"
+        "eval_samples = 20\ncheckpoint_every = 5\n"
+    )
+    out = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(out), "--device", "cpu"]) == 0
+    assert (out / "checkpoint" / "model.safetensors").is_file()
+    smi = tmp_path / "s.smi"
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(out),
+                "-n",
+                "50",
+                "-o",
+                str(smi),
+                "--keep-invalid",
+                "--seed",
+                "3",
+                "--sdf",
+                str(tmp_path / "s.sdf"),
+            ]
+        )
+        == 0
+    )
+    lines = smi.read_text().split("\n")[:-1]
+    assert len(lines) == 50  # exactly n lines, invalid samples as empty lines
+    again = tmp_path / "again.smi"
+    main(
+        [
+            "sample",
+            "--checkpoint",
+            str(out),
+            "-n",
+            "50",
+            "-o",
+            str(again),
+            "--keep-invalid",
+            "--seed",
+            "3",
+        ]
+    )
+    assert again.read_text() == smi.read_text()
+    assert (
+        main(["train", "--config", str(config), "--out", str(out), "--steps", "15", "--resume"])
+        == 0
+    )
+    assert json.loads((out / "checkpoint" / "state.json").read_text())["step"] == 15
+
+
+def test_sample_of_a_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert (
+        main(["sample", "--checkpoint", str(tmp_path), "-n", "5", "-o", str(tmp_path / "x")]) == 1
+    )
+    assert "missing state.json" in capsys.readouterr().err
