@@ -91,6 +91,8 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)  # mkdtemp creates 0700; a checkpoint should be shareable
+        for file in tmp.iterdir():
+            file.chmod(0o666 & ~umask)
         _replace_dir(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
