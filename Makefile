@@ -11,9 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test venv lint clean
 
 demo: $(STAMP)
-	$(VENV)/bin/molgan evaluate data/splits/qm9_test.csv.gz \
-		--train data/splits/qm9_train.csv.gz --test data/splits/qm9_valid.csv.gz \
-		--json runs/demo/metrics.json
+	$(VENV)/bin/molgan demo --out runs/demo
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
