@@ -62,13 +62,16 @@ class _GraphScorer(nn.Module):
 
         Missing attributes take the constructor defaults (MolGAN's reference units).
         """
-        return cls(
-            vocab,
-            conv_dims=tuple(getattr(cfg, "conv_dims", (128, 64))),
-            agg_dim=getattr(cfg, "agg_dim", 128),
-            mlp_dims=tuple(getattr(cfg, "mlp_dims", (128, 64))),
-            dropout=getattr(cfg, "dropout", 0.0),
-        )
+        return cls(vocab, **cls._config_kwargs(cfg))
+
+    @staticmethod
+    def _config_kwargs(cfg: Any) -> dict[str, Any]:
+        return {
+            "conv_dims": tuple(getattr(cfg, "conv_dims", (128, 64))),
+            "agg_dim": getattr(cfg, "agg_dim", 128),
+            "mlp_dims": tuple(getattr(cfg, "mlp_dims", (128, 64))),
+            "dropout": getattr(cfg, "dropout", 0.0),
+        }
 
     def reset_parameters(self) -> None:
         """Re-draw all weights (Glorot uniform, zero bias)."""
@@ -142,17 +145,11 @@ class Discriminator(_GraphScorer):
             self.head = nn.Linear(self.mlp.out_dim + 1, 1)
             init_linear_(self.head)
 
-    @classmethod
-    def from_config(cls, cfg: Any, vocab: Vocabulary) -> Discriminator:
-        """Build from a ``ModelConfig`` (also reads ``minibatch_std``)."""
-        return cls(
-            vocab,
-            conv_dims=tuple(getattr(cfg, "conv_dims", (128, 64))),
-            agg_dim=getattr(cfg, "agg_dim", 128),
-            mlp_dims=tuple(getattr(cfg, "mlp_dims", (128, 64))),
-            dropout=getattr(cfg, "dropout", 0.0),
-            minibatch_std=getattr(cfg, "minibatch_std", False),
-        )
+    @staticmethod
+    def _config_kwargs(cfg: Any) -> dict[str, Any]:
+        kwargs = _GraphScorer._config_kwargs(cfg)
+        kwargs["minibatch_std"] = getattr(cfg, "minibatch_std", False)
+        return kwargs
 
     def forward(self, graph: DenseGraph) -> torch.Tensor:
         """Score graphs.
