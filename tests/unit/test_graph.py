@@ -108,3 +108,10 @@ def test_every_qm9_molecule_round_trips():
     sample = np.random.default_rng(0).choice(len(smiles), 500, replace=False)
     for row in sample.tolist():
         assert feats.smiles[row] == Chem.MolToSmiles(Chem.MolFromSmiles(smiles[row]))
+    # Vocabulary.qm9() is the data's own vocabulary: nothing was skipped as unknown, every class
+    # occurs, and deriving a vocabulary from one molecule per class (plus a 9-atom one) gives it.
+    atoms = feats.graphs.atoms.long()
+    examples = {int((atoms == t).any(1).nonzero()[0]) for t in range(1, 9)}
+    examples.add(int((atoms > 0).sum(1).argmax()))
+    derived = Vocabulary.from_mols(Chem.MolFromSmiles(smiles[row]) for row in examples)
+    assert derived == Vocabulary.qm9()
