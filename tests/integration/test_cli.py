@@ -85,43 +85,11 @@ def test_train_then_sample_then_resume(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "--config", str(config), "--out", str(out), "--device", "cpu"]) == 0
     assert (out / "checkpoint" / "model.safetensors").is_file()
-    smi = tmp_path / "s.smi"
-    assert (
-        main(
-            [
-                "sample",
-                "--checkpoint",
-                str(out),
-                "-n",
-                "50",
-                "-o",
-                str(smi),
-                "--keep-invalid",
-                "--seed",
-                "3",
-                "--sdf",
-                str(tmp_path / "s.sdf"),
-            ]
-        )
-        == 0
-    )
-    lines = smi.read_text().split("\n")[:-1]
-    assert len(lines) == 50  # exactly n lines, invalid samples as empty lines
-    again = tmp_path / "again.smi"
-    main(
-        [
-            "sample",
-            "--checkpoint",
-            str(out),
-            "-n",
-            "50",
-            "-o",
-            str(again),
-            "--keep-invalid",
-            "--seed",
-            "3",
-        ]
-    )
+    smi, again = tmp_path / "s.smi", tmp_path / "again.smi"
+    sample = ["sample", "--checkpoint", str(out), "-n", "50", "--keep-invalid", "--seed", "3"]
+    assert main([*sample, "-o", str(smi), "--sdf", str(tmp_path / "s.sdf")]) == 0
+    assert len(smi.read_text().split("\n")[:-1]) == 50  # exactly n lines, invalid ones empty
+    assert main([*sample, "-o", str(again)]) == 0
     assert again.read_text() == smi.read_text()
     assert (
         main(["train", "--config", str(config), "--out", str(out), "--steps", "15", "--resume"])
