@@ -38,6 +38,7 @@ __all__ = [
     "Featurized",
     "featurize",
     "data_stats",
+    "derive_vocabulary",
     "split_rows",
     "write_splits",
     "MoleculeDataset",
@@ -141,10 +142,7 @@ def data_stats(
     """
     path = Path(path)
     smiles = read_smiles(path)
-    if vocab is None:
-        with quiet_rdkit():
-            mols = (Chem.MolFromSmiles(s) for s in smiles if s)
-            vocab = Vocabulary.from_mols((m for m in mols if m is not None), max_atoms=max_atoms)
+    vocab = vocab or derive_vocabulary(smiles, max_atoms)
     feats = featurize(smiles, vocab)
     first_line = 2 if path.name.lower().endswith((".csv", ".csv.gz")) else 1
     not_parsed = sum(feats.skipped.get(r, 0) for r in ("empty", "unparsable"))
@@ -169,6 +167,18 @@ def data_stats(
             for reason, count in sorted(feats.skipped.items(), key=lambda kv: -kv[1])
         },
     }
+
+
+def derive_vocabulary(smiles: Sequence[str], max_atoms: int | None = None) -> Vocabulary:
+    """The vocabulary of the parsable entries of ``smiles`` (see ``Vocabulary.from_mols``).
+
+    Examples:
+        >>> [a.label for a in derive_vocabulary(["CCO", "", "C1CC", "[NH3+]CC(=O)[O-]"]).atom_types]
+        ['C', 'N+', 'O', 'O-']
+    """
+    with quiet_rdkit():
+        mols = (Chem.MolFromSmiles(s) for s in smiles if s)
+        return Vocabulary.from_mols((m for m in mols if m is not None), max_atoms=max_atoms)
 
 
 def split_rows(n_rows: int, seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:

@@ -17,8 +17,9 @@ from torch_geometric.data import Batch
 from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from molgan.chem import quiet_rdkit, strict_smiles
 from molgan.config import Config
-from molgan.data import MoleculeDataset, graphs_to_batch
+from molgan.data import MoleculeDataset, derive_vocabulary, graphs_to_batch
 from molgan.graph import MolGraph, graphs_to_mols
+from molgan.io import read_smiles
 from molgan.models import Generator
 from molgan.sampling import generate_graphs
 from molgan.training import Trainer, resolve_device
@@ -89,12 +90,7 @@ class MolGAN:
 
     def sample_mols(self, n: int, seed: int = 0) -> list[Chem.Mol | None]:
         """``n`` decoded molecules; ``None`` where a sample is not strictly valid."""
-        mols: list[Chem.Mol | None] = []
-        with quiet_rdkit():
-            for graphs in self.sample_graphs(n, seed):
-                for mol in graphs_to_mols(graphs, self.vocab):
-                    mols.append(mol if strict_smiles(mol) is not None else None)
-        return mols
+        return [mol if smiles else None for mol, smiles in self._decoded(n, seed)]
 
     def sample(self, n: int, seed: int = 0, keep_invalid: bool = False) -> list[str]:
         """Canonical SMILES of ``n`` samples.
@@ -105,14 +101,7 @@ class MolGAN:
             keep_invalid: Return exactly ``n`` strings, ``""`` for an invalid sample, instead of
                 the valid ones only.
         """
-        out: list[str] = []
-        with quiet_rdkit():
-            for graphs in self.sample_graphs(n, seed):
-                for mol in graphs_to_mols(graphs, self.vocab):
-                    smiles = strict_smiles(mol)
-                    if smiles is not None or keep_invalid:
-                        out.append(smiles or "")
-        return out
+        return [smiles or "" for _, smiles in self._decoded(n, seed) if smiles or keep_invalid]
 
     def write_samples(
         self,
@@ -133,20 +122,28 @@ class MolGAN:
             ``{"valid": ..., "written": ...}`` line counts.
         """
         counts = {"valid": 0, "written": 0}
-        with _AtomicFile(path) as smi, _AtomicFile(sdf) as sdf_handle, quiet_rdkit():
+        with _AtomicFile(path) as smi, _AtomicFile(sdf) as sdf_handle:
             writer = Chem.SDWriter(sdf_handle) if sdf_handle is not None else None
-            for graphs in self.sample_graphs(n, seed, batch_size):
-                for mol in graphs_to_mols(graphs, self.vocab):
-                    smiles = strict_smiles(mol)
-                    counts["valid"] += smiles is not None
-                    if smiles is not None or keep_invalid:
-                        smi.write(f"{smiles or ''}\n")
-                        counts["written"] += 1
-                    if writer is not None and smiles is not None:
-                        writer.write(mol)
+            for mol, smiles in self._decoded(n, seed, batch_size):
+                counts["valid"] += smiles is not None
+                if smiles is not None or keep_invalid:
+                    smi.write(f"{smiles or ''}\n")
+                    counts["written"] += 1
+                if writer is not None and smiles is not None:
+                    writer.write(mol)
             if writer is not None:
                 writer.close()
         return counts
+
+    def _decoded(
+        self, n: int, seed: int, batch_size: int = 4096
+    ) -> Iterator[tuple[Chem.Mol | None, str | None]]:
+        """Each sample's decoded molecule and its strict canonical SMILES (``None``: invalid)."""
+        for graphs in self.sample_graphs(n, seed, batch_size):
+            with quiet_rdkit():
+                mols = graphs_to_mols(graphs, self.vocab)
+                decoded = [(mol, strict_smiles(mol)) for mol in mols]
+            yield from decoded
 
     def sample_pyg(self, n: int, seed: int = 0) -> Batch:
         """``n`` samples as a torch_geometric ``Batch`` with the dataset's features."""
@@ -188,13 +185,10 @@ class _AtomicFile:
 def load_training_graphs(config: Config, progress: bool = True) -> tuple[Vocabulary, MolGraph]:
     """The vocabulary and dense training graphs that ``config.data`` names."""
     data = config.data
-    vocab = Vocabulary.qm9() if data.vocabulary == "qm9" else None
-    if vocab is None:
-        from molgan.io import read_smiles
-
-        with quiet_rdkit():
-            mols = (Chem.MolFromSmiles(s) for s in read_smiles(data.path) if s)
-            vocab = Vocabulary.from_mols((m for m in mols if m is not None), data.max_atoms)
+    if data.vocabulary == "qm9":
+        vocab = Vocabulary.qm9()
+    else:
+        vocab = derive_vocabulary(read_smiles(data.path), data.max_atoms)
     dataset = MoleculeDataset(data.path, vocab, progress=progress)
     graphs = dataset.graphs
     if data.limit is not None:

@@ -162,6 +162,7 @@ class Trainer:
         loss_d.backward()
         self.opt_d.step()
         self._track(loss_d, self._loss_d_sum)
+        self._d_updates += 1
 
         if (self.step + 1) % cfg.n_critic == 0:
             with self._autocast():
@@ -329,8 +330,6 @@ class Trainer:
         total.add_(loss)
         bad = ~torch.isfinite(loss) & (self._first_bad_step < 0)
         self._first_bad_step.copy_(torch.where(bad, self.step + 1, self._first_bad_step))
-        if total is self._loss_d_sum:
-            self._d_updates += 1
 
     def _log_row(self) -> dict[str, Any]:
         first_bad = int(self._first_bad_step)
