@@ -24,6 +24,8 @@ __all__ = ["Discriminator", "RewardNetwork"]
 
 _Scorer = TypeVar("_Scorer", bound="_GraphScorer")
 
+_STD_EPS = 1e-8  # Karras et al. 2018's epsilon under the minibatch standard deviation
+
 
 class _GraphScorer(nn.Module):
     """The body shared by :class:`Discriminator` and :class:`RewardNetwork`, with a linear head.
@@ -163,7 +165,10 @@ class Discriminator(_GraphScorer):
         """
         h = self.embed(graph)  # [B, F]
         if self.minibatch_std:
-            spread = h.std(dim=0, unbiased=False).mean().expand(h.shape[0], 1)  # [B, 1]
+            # sqrt(var + eps) as Karras et al.: a feature constant over the batch (a saturated
+            # tanh) would otherwise give sqrt'(0) = inf, and NaN in the gradient penalty.
+            variance = h.var(dim=0, unbiased=False)  # [F]
+            spread = (variance + _STD_EPS).sqrt().mean().expand(h.shape[0], 1)  # [B, 1]
             h = torch.cat((h, spread), dim=-1)
         return self.head(h)
 

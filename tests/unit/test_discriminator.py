@@ -118,3 +118,13 @@ def test_minibatch_std_sees_batch_diversity_and_stays_permutation_invariant(voca
     # Graph 0 scores differently when its batch-mates differ: the critic can see collapse.
     assert not torch.allclose(model(same)[0], model(varied)[0])
     assert Discriminator.from_config(SimpleNamespace(minibatch_std=True), vocab).minibatch_std
+
+
+def test_minibatch_std_gradient_is_finite_for_a_collapsed_batch(vocab, graph):
+    # A batch of identical graphs has zero spread; sqrt'(0) = inf once made training go NaN.
+    model = Discriminator(vocab, minibatch_std=True)
+    atoms = graph.atoms[[0, 0]].clone().requires_grad_(True)
+    score = model(DenseGraph(atoms, graph.bonds[[0, 0]])).sum()
+    (grad,) = torch.autograd.grad(score, atoms, create_graph=True)
+    grad.square().sum().backward()  # the gradient penalty's second-order backward
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
