@@ -30,6 +30,7 @@ __all__ = [
     "rl_generator_loss",
     "balance_scale",
     "structure_penalty",
+    "mode_seeking_loss",
     "GanLoss",
     "GAN_LOSSES",
     "get_gan_loss",
@@ -41,6 +42,8 @@ GRADIENT_PENALTY_WEIGHT = 10.0  # lambda of WGAN-GP (Gulrajani et al. 2017), als
 _BALANCE_EPS = 1e-8
 # Added under the square root of the gradient norm: d sqrt(s)/ds stays finite at s = 0.
 _NORM_EPS = 1e-12
+# MSGAN's epsilon in 1 / (ratio + eps) (Mao et al. 2019).
+_MODE_SEEKING_EPS = 1e-5
 
 
 def minimax_discriminator_loss(
@@ -306,6 +309,39 @@ def structure_penalty(
         net_charge = (atoms @ atom_charges).sum(-1)  # [B]
         penalty = penalty + F.relu(net_charge.abs() - max_net_charge)
     return penalty
+
+
+def mode_seeking_loss(graph: DenseGraph, z: torch.Tensor) -> torch.Tensor:
+    """The mode-seeking regulariser of MSGAN (Mao et al. 2019), for a batch of graphs.
+
+    Pairs sample ``i`` with sample ``i + B/2`` and returns ``1 / (E[d(G(z1), G(z2)) / d(z1, z2)]
+    + eps)``, with ``d`` the mean absolute difference (of atom and bond probabilities, and of
+    latent vectors). Minimising it pushes different latent codes to different graphs, the
+    direct cure for a generator that maps most ``z`` to the same few molecules. Use the
+    generator's probabilities (``softmax_graph``), not Gumbel samples, whose noise would make
+    any two draws differ.
+
+    Args:
+        graph: ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]`` probabilities, ``B`` even.
+        z: The latent codes ``[B, Z]`` that produced them.
+
+    Returns:
+        The scalar loss (small when the generator spreads latent codes apart).
+
+    Examples:
+        >>> atoms = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]])  # two one-atom graphs
+        >>> bonds = torch.zeros(2, 1, 1, 2)  # d_graph = (2 + 0) / (2 + 2) = 0.5, d_z = 2
+        >>> z = torch.tensor([[0.0], [2.0]])
+        >>> round(mode_seeking_loss(DenseGraph(atoms, bonds), z).item(), 3)  # 1 / (0.5 / 2)
+        4.0
+    """
+    half = z.shape[0] // 2
+    atoms, bonds = graph
+    d_atoms = (atoms[:half] - atoms[half : 2 * half]).abs().flatten(1).sum(-1)  # [B/2]
+    d_bonds = (bonds[:half] - bonds[half : 2 * half]).abs().flatten(1).sum(-1)  # [B/2]
+    d_graph = (d_atoms + d_bonds) / (atoms[0].numel() + bonds[0].numel())
+    d_z = (z[:half] - z[half : 2 * half]).abs().mean(-1)  # [B/2]
+    return 1.0 / ((d_graph / d_z.clamp_min(_MODE_SEEKING_EPS)).mean() + _MODE_SEEKING_EPS)
 
 
 @dataclass(frozen=True)
