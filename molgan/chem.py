@@ -6,7 +6,9 @@ valid molecule, which SMILES is canonical) are written once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from rdkit import Chem, RDLogger
@@ -17,6 +19,7 @@ __all__ = [
     "mol_to_smiles",
     "canonical_smiles",
     "strict_smiles",
+    "write_sdf",
     "quiet_rdkit",
 ]
 
@@ -86,6 +89,41 @@ def strict_smiles(mol: Chem.Mol | None) -> str | None:
     smiles = Chem.MolToSmiles(mol)
     # Dummy atoms always print as "*" (bare, bracketed or isotope-labelled) and fragments as ".".
     return None if "." in smiles or "*" in smiles else smiles
+
+
+def write_sdf(
+    path: str | os.PathLike,
+    smiles: Iterable[str],
+    properties: Mapping[str, Sequence[object]] | None = None,
+) -> int:
+    """Write molecules (with 2D coordinates) to an SD file, atomically; returns how many.
+
+    Args:
+        path: The ``.sdf`` file to write.
+        smiles: Valid SMILES; each becomes one record, titled with its SMILES.
+        properties: Optional ``name -> one value per molecule``, written as SD data fields.
+
+    Raises:
+        InvalidSmilesError: If a SMILES does not parse (nothing is written then).
+    """
+    from rdkit.Chem import rdDepictor
+
+    from molgan.io import atomic_write_text
+
+    buffer = io.StringIO()
+    writer = Chem.SDWriter(buffer)
+    count = 0
+    for i, text in enumerate(smiles):
+        mol = smiles_to_mol(text)
+        rdDepictor.Compute2DCoords(mol)
+        mol.SetProp("_Name", text)
+        for name, values in (properties or {}).items():
+            mol.SetProp(name, str(values[i]))
+        writer.write(mol)
+        count += 1
+    writer.close()
+    atomic_write_text(path, buffer.getvalue())
+    return count
 
 
 @contextmanager

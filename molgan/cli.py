@@ -36,6 +36,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputFileError, EncodingError, ValueError, OSError) as err:
         print(f"molgan: error: {_one_line(err)}", file=sys.stderr)
         return 1
+    except KeyError as err:  # an unknown registry name; the message lists the valid ones
+        print(f"molgan: error: {_one_line(err.args[0] if err.args else err)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("molgan: interrupted", file=sys.stderr)
         return 130
@@ -103,6 +106,36 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--train", action="store_true", help="first train a short run from scratch")
     demo.add_argument("--steps", type=int, default=300, help="steps of the --train run")
     demo.set_defaults(handler=_demo)
+
+    filters = commands.add_parser(
+        "filter",
+        help="keep molecules that pass Lipinski / PAINS / Brenk",
+        description="Run medicinal-chemistry filters on a SMILES file, print how many molecules "
+        "each filter rejects, and write the canonical SMILES that pass them all.",
+    )
+    filters.add_argument("input", type=Path, help=".smi/.txt or CSV file")
+    filters.add_argument("-o", "--out", type=Path, required=True, help="output .smi file")
+    filters.add_argument(
+        "--filters",
+        default="lipinski,pains,brenk",
+        help="comma-separated names (default: lipinski,pains,brenk)",
+    )
+    filters.add_argument("--sdf", type=Path, default=None, help="also write the kept molecules")
+    filters.add_argument("--json", type=Path, default=None, help="also write the counts here")
+    filters.set_defaults(handler=_filter)
+
+    score = commands.add_parser(
+        "score",
+        help="mean normalised rewards (QED, SA, logP, ...) of a SMILES file",
+        description="Score every strictly valid molecule of INPUT with molgan's rewards, "
+        "normalised to [0, 1] as in MolGAN, and print each reward's mean over the valid ones.",
+    )
+    score.add_argument("input", type=Path, help=".smi/.txt or CSV file")
+    score.add_argument(
+        "--rewards", default="qed,sa,logp,np", help="comma-separated (default: qed,sa,logp,np)"
+    )
+    score.add_argument("--json", type=Path, default=None, help="also write the means here")
+    score.set_defaults(handler=_score)
 
     data = commands.add_parser("data", help="inspect and split datasets")
     data_commands = data.add_subparsers(title="data commands", metavar="COMMAND")
@@ -174,6 +207,43 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _filter(args: argparse.Namespace) -> int:
+    from molgan.chem import write_sdf
+    from molgan.filters import filter_smiles
+    from molgan.io import read_smiles, write_smiles
+
+    names = _names(args.filters)
+    report = filter_smiles(read_smiles(args.input), names, progress=True)
+    counts = report.counts()
+    print(_format_metrics(counts, title=f"molgan filter {args.input}"))
+    write_smiles(args.out, report.kept)
+    print(f"wrote {counts['n_passed']} molecules to {args.out}")
+    if args.sdf:
+        write_sdf(args.sdf, report.kept)
+        print(f"wrote {args.sdf}")
+    if args.json:
+        _write_json(args.json, counts)
+    return 0
+
+
+def _score(args: argparse.Namespace) -> int:
+    from molgan.io import read_smiles
+    from molgan.rewards import mean_rewards
+
+    means = mean_rewards(read_smiles(args.input), _names(args.rewards))
+    print(_format_metrics(means, title=f"molgan score {args.input}"))
+    if args.json:
+        _write_json(args.json, means)
+    return 0
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise ValueError(f"no names given in {text!r}")
+    return names
+
+
 def _data_stats(args: argparse.Namespace) -> int:
     from molgan.data import data_stats
     from molgan.vocab import Vocabulary
@@ -211,7 +281,7 @@ def _format_metrics(metrics: dict, title: str = "metrics") -> str:
             text = f"{value:.4f}"
         else:
             text = str(value)
-        lines.append(f"{key:<16}{text:>14}")
+        lines.append(f"{key:<20}{text:>12}")
     return "\n".join(lines)
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "DataConfig",
     "ModelConfig",
     "TrainConfig",
+    "RewardConfig",
     "Config",
     "load_config",
     "config_from_dict",
@@ -83,6 +84,8 @@ class TrainConfig:
     structure_weight: float = 0.0
     """Weight of ``losses.structure_penalty`` (valence excess + disconnection) in the generator
     loss; 0 = MolGAN's plain adversarial loss."""
+    diversity_weight: float = 0.0
+    """Weight of ``losses.mode_seeking_loss`` (MSGAN) in the generator loss (0 = off)."""
     entropy_weight: float = 0.0
     """β of the maximum-entropy discriminator regulariser (0 = off)."""
     lr_generator: float = 1e-3
@@ -111,12 +114,39 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class RewardConfig:
+    """MolGAN's reinforcement term: a reward network fit to RDKit rewards, climbed by the generator.
+
+    The generator minimises ``L_G = gan_weight * L_GAN + (1 - gan_weight) * alpha * L_RL`` with
+    ``L_RL = -E[R(G(z))]`` and ``alpha = |L_GAN / L_RL|`` (De Cao & Kipf 2018, Sec. 3.3).
+    """
+
+    terms: tuple[str, ...] = ()
+    """Reward names from ``molgan.rewards`` (e.g. ``["qed", "uniqueness"]``); empty = no RL."""
+    combine: str = "product"
+    """``"product"`` of the terms (MolGAN) or weighted ``"mean"``."""
+    weights: tuple[float, ...] = ()
+    """Per-term weights of ``"mean"`` (default: equal)."""
+    gan_weight: float = 0.5
+    """λ: the share of the adversarial loss in the generator's loss once RL is on (0 = RL only)."""
+    warmup: float = 0.5
+    """Fraction of ``train.steps`` trained on the adversarial loss alone (MolGAN: 0.5)."""
+    lr: float = 1e-3
+    """Adam learning rate of the reward network."""
+    n_jobs: int = 2
+    """Worker processes that compute RDKit rewards."""
+    window: int = 1024
+    """Recent generated samples the ``"uniqueness"`` reward counts duplicates against."""
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a training run needs."""
 
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some fields changed, e.g. ``cfg.replace(train={"steps": 10})``."""
@@ -132,7 +162,7 @@ class Config:
 
 
 def load_config(path: str | os.PathLike) -> Config:
-    """Read a TOML config with optional ``[data]``, ``[model]`` and ``[train]`` tables.
+    """Read a TOML config with optional ``[data]``, ``[model]``, ``[train]``, ``[reward]`` tables.
 
     Raises:
         ValueError: On a TOML syntax error or an unknown table or key (named with the file).
@@ -156,7 +186,12 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
     Raises:
         ValueError: On an unknown section or key, or a value of the wrong kind.
     """
-    sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+    sections = {
+        "data": DataConfig,
+        "model": ModelConfig,
+        "train": TrainConfig,
+        "reward": RewardConfig,
+    }
     unknown = set(raw) - set(sections)
     if unknown:
         raise ValueError(f"unknown config section(s) {sorted(unknown)}; valid: {sorted(sections)}")
@@ -170,12 +205,24 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
         for key, value in values.items():
             default = getattr(cls(), key)
             if isinstance(default, tuple):
+                if not isinstance(value, (list, tuple)):
+                    raise ValueError(f"[{name}] {key} must be a list, got {value!r}")
                 values[key] = tuple(value)
             elif isinstance(default, bool) and not isinstance(value, bool):
                 raise ValueError(f"[{name}] {key} must be true or false, got {value!r}")
             elif isinstance(default, (int, float)) and not isinstance(value, (int, float)):
                 raise ValueError(f"[{name}] {key} must be a number, got {value!r}")
         built[name] = cls(**values)
+    reward = built["reward"]
+    if reward.terms:
+        from molgan.rewards import Objective
+
+        try:
+            Objective(reward.terms, reward.combine, reward.weights)
+        except KeyError as err:
+            raise ValueError(f"[reward] {err.args[0]}") from None
+        except ValueError as err:
+            raise ValueError(f"[reward] {err}") from None
     return Config(**built)
 
 

@@ -21,12 +21,18 @@ import torch
 from tqdm.auto import tqdm
 
 from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from molgan.chem import quiet_rdkit, strict_smiles
 from molgan.config import Config
-from molgan.graph import DenseGraph, MolGraph, graphs_to_mols
-from molgan.losses import entropy_regularizer, get_gan_loss, gradient_penalty, structure_penalty
+from molgan.graph import DenseGraph, MolGraph
+from molgan.losses import (
+    entropy_regularizer,
+    get_gan_loss,
+    gradient_penalty,
+    mode_seeking_loss,
+    structure_penalty,
+)
 from molgan.models import Discriminator, Generator
-from molgan.sampling import generate_graphs, sample_dense_graph
+from molgan.reinforce import RewardLearner, graphs_to_smiles
+from molgan.sampling import generate_graphs, sample_dense_graph, softmax_graph
 from molgan.vocab import Vocabulary
 
 __all__ = [
@@ -39,7 +45,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_LOG_FIELDS = ("step", "loss_d", "loss_g", "validity", "uniqueness")
+_LOG_FIELDS = ("step", "loss_d", "loss_g", "reward", "validity", "uniqueness")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -113,6 +119,7 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             self.generator = Generator.from_config(config.model, vocab).to(self.device)
             self.discriminator = Discriminator.from_config(config.model, vocab).to(self.device)
+            self.rewards = self._reward_learner(graphs) if config.reward.terms else None
         self.opt_g = torch.optim.Adam(
             self.generator.parameters(), lr=cfg.lr_generator, betas=cfg.betas
         )
@@ -163,11 +170,19 @@ class Trainer:
         self.opt_d.step()
         self._track(loss_d, self._loss_d_sum)
         self._d_updates += 1
+        if self.rewards is not None:
+            self.rewards.observe(real, fake)
 
         if (self.step + 1) % cfg.n_critic == 0:
             with self._autocast():
-                fake = self._fake_batch()
+                z, logits, fake = self._generate()
                 loss_g = self.gan_loss.generator(self.discriminator(fake))
+                if self.rewards is not None and self.step >= self._rl_start:
+                    loss_g = self.rewards.generator_loss(loss_g, fake)
+                if cfg.diversity_weight:
+                    loss_g = loss_g + cfg.diversity_weight * mode_seeking_loss(
+                        softmax_graph(logits), z
+                    )
                 if cfg.structure_weight:
                     penalty = structure_penalty(
                         fake,
@@ -213,6 +228,8 @@ class Trainer:
                     self.save(self.out_dir / "checkpoint")
         finally:
             bar.close()
+            if self.rewards is not None:
+                self.rewards.close()
         if self.out_dir is not None:
             self.plot(self.out_dir / "training.png")
         return self.history
@@ -223,10 +240,8 @@ class Trainer:
         """Strict validity and uniqueness of ``n`` samples (a fixed seed, so rows compare)."""
         rng = torch.Generator(device=self.device).manual_seed(12345)
         smiles: list[str | None] = []
-        with quiet_rdkit():
-            temperature = self.config.model.temperature
-            for graphs in generate_graphs(self.generator, n, rng, temperature):
-                smiles.extend(strict_smiles(m) for m in graphs_to_mols(graphs, self.vocab))
+        for graphs in generate_graphs(self.generator, n, rng, self.config.model.temperature):
+            smiles.extend(graphs_to_smiles(graphs, self.vocab))
         valid = [s for s in smiles if s is not None]
         return {
             "validity": len(valid) / n,
@@ -238,20 +253,35 @@ class Trainer:
         rng = {"trainer": self.rng.get_state(), "torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        weights = {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+        }
+        optimizers = {
+            "generator": self.opt_g.state_dict(),
+            "discriminator": self.opt_d.state_dict(),
+        }
+        extra: dict[str, Any] = {
+            "history": self.history,
+            "since_last_log": {  # so a resumed run logs the same averages as an uninterrupted one
+                "loss_d_sum": float(self._loss_d_sum),
+                "loss_g_sum": float(self._loss_g_sum),
+                "d_updates": self._d_updates,
+                "g_updates": self._g_updates,
+            },
+        }
+        if self.rewards is not None:
+            reward_weights, optimizers["reward"], reward_extra = self.rewards.state()
+            weights.update(reward_weights)
+            extra["rewards"] = reward_extra
         return Checkpoint(
             config=self.config,
             vocab=self.vocab,
-            weights={
-                "generator": self.generator.state_dict(),
-                "discriminator": self.discriminator.state_dict(),
-            },
+            weights=weights,
             step=self.step,
-            optimizers={
-                "generator": self.opt_g.state_dict(),
-                "discriminator": self.opt_d.state_dict(),
-            },
+            optimizers=optimizers,
             rng=rng,
-            extra={"history": self.history},
+            extra=extra,
         )
 
     def load_state(self, checkpoint: Checkpoint) -> None:
@@ -262,12 +292,22 @@ class Trainer:
         self.discriminator.load_state_dict(checkpoint.weights["discriminator"])
         self.opt_g.load_state_dict(checkpoint.optimizers["generator"])
         self.opt_d.load_state_dict(checkpoint.optimizers["discriminator"])
+        if self.rewards is not None:
+            self.rewards.load_state(
+                checkpoint.weights, checkpoint.optimizers["reward"], checkpoint.extra["rewards"]
+            )
         self.rng.set_state(checkpoint.rng["trainer"])
         torch.set_rng_state(checkpoint.rng["torch"])
         if "cuda" in checkpoint.rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(checkpoint.rng["cuda"], self.device)
         self.step = checkpoint.step
         self.history = list(checkpoint.extra.get("history", []))
+        self._reset_accumulators()
+        since = checkpoint.extra.get("since_last_log")
+        if since:
+            self._loss_d_sum.fill_(since["loss_d_sum"])
+            self._loss_g_sum.fill_(since["loss_g_sum"])
+            self._d_updates, self._g_updates = since["d_updates"], since["g_updates"]
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`checkpoint` atomically to directory ``path``."""
@@ -301,6 +341,17 @@ class Trainer:
 
     # -- private -------------------------------------------------------------------------------
 
+    @property
+    def _rl_start(self) -> int:
+        """The first step whose generator update includes the RL term."""
+        return int(self.config.reward.warmup * self.config.train.steps)
+
+    def _reward_learner(self, graphs: MolGraph) -> RewardLearner:
+        train_smiles = None
+        if "novelty" in self.config.reward.terms:
+            train_smiles = {s for s in graphs_to_smiles(graphs, self.vocab) if s is not None}
+        return RewardLearner(self.config, self.vocab, self.device, train_smiles)
+
     def _real_batch(self) -> DenseGraph:
         idx = torch.randint(
             len(self.atoms), (self.config.train.batch_size,), generator=self.rng, device=self.device
@@ -308,9 +359,14 @@ class Trainer:
         return MolGraph(self.atoms[idx], self.bonds[idx]).one_hot(self.vocab)
 
     def _fake_batch(self) -> DenseGraph:
+        return self._generate()[2]
+
+    def _generate(self) -> tuple[torch.Tensor, DenseGraph, DenseGraph]:
+        """Latent codes ``[B, Z]``, the generator's logits, and their Gumbel-softmax sample."""
         cfg = self.config.train
         z = self.generator.sample_z(cfg.batch_size, self.rng)  # [B, Z]
-        return sample_dense_graph(self.generator(z), cfg.tau, cfg.hard, self.rng)
+        logits = self.generator(z)
+        return z, logits, sample_dense_graph(logits, cfg.tau, cfg.hard, self.rng)
 
     def _autocast(self):
         if self.config.train.amp and self.device.type == "cuda":
@@ -343,6 +399,8 @@ class Trainer:
             "loss_d": float(self._loss_d_sum) / max(self._d_updates, 1),
             "loss_g": float(self._loss_g_sum) / self._g_updates if self._g_updates else math.nan,
         }
+        if self.rewards is not None:
+            row["reward"] = self.rewards.pop_mean_reward()
         self._reset_accumulators()
         return row
 

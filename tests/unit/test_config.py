@@ -26,6 +26,10 @@ def test_toml_round_trip(tmp_path):
         ("[train]\nsteps = 'many'\n", "must be a number"),
         ("[train]\nhard = 1\n", "true or false"),
         ("[train\n", "invalid TOML"),
+        ('[reward]\nterms = ["qed", "qde"]\n', "unknown reward 'qde'; valid names: validity"),
+        ('[reward]\nterms = "qed"\n', "must be a list"),
+        ('[reward]\nterms = ["qed"]\ncombine = "max"\n', "combine must be"),
+        ('[reward]\nterms = ["qed"]\nweights = [1, 2]\n', "2 weights given for 1 terms"),
     ],
 )
 def test_bad_configs_name_the_file_and_problem(tmp_path, text, message):

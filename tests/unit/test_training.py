@@ -1,4 +1,6 @@
+import json
 import math
+import operator
 
 import pytest
 import torch
@@ -7,8 +9,10 @@ from molgan.checkpoint import CheckpointError, load_checkpoint
 from molgan.config import Config
 from molgan.training import NonFiniteLossError, Trainer, max_net_charge, max_valence
 
+RL = {"terms": ("qed", "uniqueness"), "warmup": 0.25, "n_jobs": 1}
 
-def small_config(**train):
+
+def small_config(reward=None, **train):
     settings = {
         "steps": 12,
         "batch_size": 8,
@@ -21,6 +25,7 @@ def small_config(**train):
     return Config().replace(
         model={"hidden": (32, 32), "conv_dims": (16, 8), "agg_dim": 16, "mlp_dims": (16,)},
         train=settings,
+        reward=reward or {},
     )
 
 
@@ -46,6 +51,26 @@ def test_each_loss_trains_and_logs(graph_batch, vocab, loss):
     assert 0.0 <= history[-1]["validity"] <= 1.0
 
 
+def test_rl_trains_the_reward_network_and_logs_the_reward(graph_batch, vocab):
+    trainer = Trainer(small_config(reward=RL), vocab, graph_batch, device="cpu", progress=False)
+    before = {k: v.clone() for k, v in trainer.rewards.network.state_dict().items()}
+    history = trainer.fit()
+    after = trainer.rewards.network.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    assert all(0.0 <= row["reward"] <= 1.0 for row in history)
+    assert trainer.rewards.scorer._pool is None  # fit() closes the workers
+
+
+def test_rl_checkpoint_holds_the_reward_network(tmp_path, graph_batch, vocab):
+    trainer = Trainer(small_config(reward=RL), vocab, graph_batch, device="cpu", progress=False)
+    trainer.fit(steps=3)
+    trainer.save(tmp_path / "ckpt")
+    loaded = load_checkpoint(tmp_path / "ckpt")
+    assert set(loaded.weights) == {"generator", "discriminator", "reward", "reward_queue"}
+    assert loaded.config.reward.terms == ("qed", "uniqueness")
+    assert len(loaded.extra["rewards"]["recent_samples"]) <= 3 * 8
+
+
 def test_same_seed_same_weights(graph_batch, vocab):
     runs = []
     for _ in range(2):
@@ -55,11 +80,16 @@ def test_same_seed_same_weights(graph_batch, vocab):
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
 
 
-def test_resume_continues_exactly(tmp_path, graph_batch, vocab):
-    straight = Trainer(small_config(), vocab, graph_batch, device="cpu", progress=False)
+@pytest.mark.parametrize(
+    "config",
+    [small_config(), small_config(reward=RL, diversity_weight=0.1)],
+    ids=["gan", "gan+rl"],
+)
+def test_resume_continues_exactly(tmp_path, graph_batch, vocab, config):
+    straight = Trainer(config, vocab, graph_batch, device="cpu", progress=False)
     straight.fit()
     interrupted = Trainer(
-        small_config(), vocab, graph_batch, device="cpu", out_dir=tmp_path, progress=False
+        config, vocab, graph_batch, device="cpu", out_dir=tmp_path, progress=False
     )
     step = interrupted.train_step
 
@@ -76,15 +106,16 @@ def test_resume_continues_exactly(tmp_path, graph_batch, vocab):
     )
     assert resumed.step == 6
     resumed.fit()
-    for name in ("generator", "discriminator"):
-        a = getattr(straight, name).state_dict()
-        b = getattr(resumed, name).state_dict()
+    modules = ["generator", "discriminator"] + (["rewards.network"] if straight.rewards else [])
+    for name in modules:
+        a = operator.attrgetter(name)(straight).state_dict()
+        b = operator.attrgetter(name)(resumed).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a), name
     assert straight.opt_g.state_dict()["state"][0]["exp_avg"].equal(
         resumed.opt_g.state_dict()["state"][0]["exp_avg"]
     )
     assert [r["step"] for r in resumed.history] == [4, 8, 12]
-    assert resumed.history[-1]["validity"] == straight.history[-1]["validity"]
+    assert json.dumps(resumed.history) == json.dumps(straight.history)  # NaN-safe equality
     assert (tmp_path / "training.png").stat().st_size > 0
     assert (tmp_path / "log.csv").read_text().count("\n") == 4  # header + 3 rows
 

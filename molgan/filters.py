@@ -1,0 +1,180 @@
+"""Medicinal-chemistry filters for generated candidates: Lipinski's rule of five, PAINS, Brenk.
+
+A filter says whether a molecule passes. :func:`filter_smiles` runs several on a list of SMILES
+and returns a :class:`FilterReport` with a pass flag per molecule and filter, the count of
+molecules each filter rejects, and the SMILES that pass all. PAINS (Baell & Holloway 2010) and
+Brenk (Brenk et al. 2008) are RDKit's ``FilterCatalog`` substructure sets; the rule of five
+(Lipinski et al. 1997) uses RDKit's descriptors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem import Crippen, Descriptors, Lipinski
+from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
+from tqdm.auto import tqdm
+
+from molgan.chem import quiet_rdkit, strict_smiles
+
+__all__ = [
+    "RULE_OF_FIVE",
+    "lipinski_violations",
+    "passes_lipinski",
+    "passes_pains",
+    "passes_brenk",
+    "FILTERS",
+    "FilterReport",
+    "filter_smiles",
+]
+
+# Lipinski et al. 1997: poor absorption is likely when more than one of these limits is exceeded.
+RULE_OF_FIVE = {"mol_weight": 500.0, "logp": 5.0, "h_donors": 5, "h_acceptors": 10}
+_MAX_VIOLATIONS = 1
+
+
+def lipinski_violations(mol: Chem.Mol) -> int:
+    """How many of the four rule-of-five limits a molecule exceeds (0-4).
+
+    Examples:
+        >>> lipinski_violations(Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O"))  # aspirin
+        0
+    """
+    return sum(
+        (
+            Descriptors.MolWt(mol) > RULE_OF_FIVE["mol_weight"],
+            Crippen.MolLogP(mol) > RULE_OF_FIVE["logp"],
+            Lipinski.NumHDonors(mol) > RULE_OF_FIVE["h_donors"],
+            Lipinski.NumHAcceptors(mol) > RULE_OF_FIVE["h_acceptors"],
+        )
+    )
+
+
+def passes_lipinski(mol: Chem.Mol) -> bool:
+    """Lipinski's rule of five: at most one limit exceeded.
+
+    Examples:
+        >>> passes_lipinski(Chem.MolFromSmiles("CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC(=O)O"))
+        False
+    """
+    return lipinski_violations(mol) <= _MAX_VIOLATIONS
+
+
+def passes_pains(mol: Chem.Mol) -> bool:
+    """No PAINS (A, B and C) substructure: none of the pan-assay interference motifs.
+
+    Examples:
+        >>> passes_pains(Chem.MolFromSmiles("O=C1C=CC(=O)C=C1"))  # a quinone: PAINS quinone_A
+        False
+    """
+    return not _catalog(FilterCatalogParams.FilterCatalogs.PAINS).HasMatch(mol)
+
+
+def passes_brenk(mol: Chem.Mol) -> bool:
+    """No Brenk substructure: none of the unwanted, reactive or toxic motifs of Brenk et al.
+
+    Examples:
+        >>> passes_brenk(Chem.MolFromSmiles("CCO")), passes_brenk(Chem.MolFromSmiles("CC=O"))
+        (True, False)
+    """
+    return not _catalog(FilterCatalogParams.FilterCatalogs.BRENK).HasMatch(mol)
+
+
+FILTERS: dict[str, Callable[[Chem.Mol], bool]] = {
+    "lipinski": passes_lipinski,
+    "pains": passes_pains,
+    "brenk": passes_brenk,
+}
+"""Filters by name; each takes a sanitised molecule and returns whether it passes."""
+
+
+@dataclass(frozen=True)
+class FilterReport:
+    """The outcome of :func:`filter_smiles`.
+
+    Attributes:
+        smiles: The canonical SMILES of each input (``None`` where the input was not a strictly
+            valid molecule).
+        filters: The filter names, in column order.
+        passed: ``[M, F]`` bool: molecule ``m`` passes filter ``f`` (``False`` for invalid input).
+    """
+
+    smiles: list[str | None]
+    filters: tuple[str, ...]
+    passed: np.ndarray
+
+    @property
+    def n_valid(self) -> int:
+        """Inputs that are strictly valid molecules."""
+        return sum(s is not None for s in self.smiles)
+
+    @property
+    def passed_all(self) -> np.ndarray:
+        """``[M]`` bool: valid and passing every filter."""
+        valid = np.array([s is not None for s in self.smiles], dtype=bool)
+        return valid & self.passed.all(axis=1) if len(self.filters) else valid
+
+    @property
+    def kept(self) -> list[str]:
+        """The canonical SMILES that pass every filter, in input order."""
+        return [s for s, ok in zip(self.smiles, self.passed_all, strict=True) if ok]
+
+    def counts(self) -> dict[str, int]:
+        """Molecules in, valid, rejected by each filter (of the valid ones), passing all."""
+        valid = np.array([s is not None for s in self.smiles], dtype=bool)
+        rejected = {
+            f"rejected_{name}": int((valid & ~self.passed[:, k]).sum())
+            for k, name in enumerate(self.filters)
+        }
+        return {
+            "n_input": len(self.smiles),
+            "n_valid": int(valid.sum()),
+            **rejected,
+            "n_passed": int(self.passed_all.sum()),
+        }
+
+
+def filter_smiles(
+    smiles: Sequence[str],
+    filters: Sequence[str] = tuple(FILTERS),
+    progress: bool = False,
+) -> FilterReport:
+    """Run named filters on SMILES; invalid or empty entries fail every filter.
+
+    Args:
+        smiles: SMILES strings (as generated; ``""`` marks an invalid sample).
+        filters: Names from :data:`FILTERS`.
+        progress: Show a tqdm bar.
+
+    Raises:
+        KeyError: On an unknown filter name; the message lists the valid ones.
+
+    Examples:
+        >>> report = filter_smiles(["CCO", "CC=O", "", "C1CC"], ["brenk"])
+        >>> report.kept, report.counts()
+        (['CCO'], {'n_input': 4, 'n_valid': 2, 'rejected_brenk': 1, 'n_passed': 1})
+    """
+    unknown = [name for name in filters if name not in FILTERS]
+    if unknown:
+        raise KeyError(f"unknown filter(s) {unknown}; valid names: {', '.join(FILTERS)}")
+    checks = [FILTERS[name] for name in filters]
+    canonical: list[str | None] = []
+    passed = np.zeros((len(smiles), len(checks)), dtype=bool)
+    with quiet_rdkit():
+        for i, text in enumerate(tqdm(smiles, desc="filtering", disable=not progress)):
+            mol = Chem.MolFromSmiles(text) if text else None
+            canonical.append(strict_smiles(mol))
+            if canonical[-1] is not None:
+                passed[i] = [check(mol) for check in checks]
+    return FilterReport(canonical, tuple(filters), passed)
+
+
+@cache
+def _catalog(which: FilterCatalogParams.FilterCatalogs) -> FilterCatalog:
+    params = FilterCatalogParams()
+    params.AddCatalog(which)
+    return FilterCatalog(params)
