@@ -111,6 +111,9 @@ class TrainConfig:
     """Steps between checkpoints (one is always written at the end)."""
     amp: bool = False
     """bfloat16 autocast on CUDA (ignored on CPU)."""
+    init_from: str = ""
+    """A checkpoint whose generator and discriminator weights start this run (fine-tuning, e.g.
+    an RL objective on top of a trained GAN); optimisers start fresh. Empty: random weights."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ periodic evaluation of a sample.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import math
 import os
@@ -120,6 +121,8 @@ class Trainer:
             self.generator = Generator.from_config(config.model, vocab).to(self.device)
             self.discriminator = Discriminator.from_config(config.model, vocab).to(self.device)
             self.rewards = self._reward_learner(graphs) if config.reward.terms else None
+        if cfg.init_from:
+            self._init_from(cfg.init_from)
         self.opt_g = torch.optim.Adam(
             self.generator.parameters(), lr=cfg.lr_generator, betas=cfg.betas
         )
@@ -340,6 +343,19 @@ class Trainer:
         plt.close(fig)
 
     # -- private -------------------------------------------------------------------------------
+
+    def _init_from(self, path: str) -> None:
+        checkpoint = load_checkpoint(path, map_location=self.device)
+        # The sampling temperature may differ; every layer size must match.
+        theirs = dataclasses.replace(checkpoint.config.model, temperature=0.0)
+        ours = dataclasses.replace(self.config.model, temperature=0.0)
+        if checkpoint.vocab != self.vocab or theirs != ours:
+            raise ValueError(
+                f"init_from {path}: its vocabulary or [model] layers differ from this run's; "
+                "copy its [model] table into the config"
+            )
+        self.generator.load_state_dict(checkpoint.weights["generator"])
+        self.discriminator.load_state_dict(checkpoint.weights["discriminator"])
 
     @property
     def _rl_start(self) -> int:

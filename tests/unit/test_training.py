@@ -71,6 +71,22 @@ def test_rl_checkpoint_holds_the_reward_network(tmp_path, graph_batch, vocab):
     assert len(loaded.extra["rewards"]["recent_samples"]) <= 3 * 8
 
 
+def test_init_from_starts_with_a_checkpoints_weights(tmp_path, graph_batch, vocab):
+    pretrained = Trainer(small_config(), vocab, graph_batch, device="cpu", progress=False)
+    pretrained.fit()
+    pretrained.save(tmp_path / "base")
+    tuned = Trainer(
+        small_config(init_from=str(tmp_path / "base"), seed=7), vocab, graph_batch, progress=False
+    )
+    for name in ("generator", "discriminator"):
+        a, b = getattr(pretrained, name).state_dict(), getattr(tuned, name).state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    assert tuned.step == 0 and not tuned.opt_g.state_dict()["state"]
+    wider = small_config(init_from=str(tmp_path / "base")).replace(model={"z_dim": 8})
+    with pytest.raises(ValueError, match="layers differ"):
+        Trainer(wider, vocab, graph_batch, progress=False)
+
+
 def test_same_seed_same_weights(graph_batch, vocab):
     runs = []
     for _ in range(2):
