@@ -140,6 +140,9 @@ class RewardConfig:
     """Worker processes that compute RDKit rewards."""
     window: int = 1024
     """Recent generated samples the ``"uniqueness"`` reward counts duplicates against."""
+    real_pool: int = 4096
+    """Training molecules the reward network sees as real examples (a fixed seeded subset, so
+    their RDKit rewards are computed once and cached; 0 = the whole training set)."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from molgan.config import Config
 from molgan.data import QM9_SPLITS
@@ -16,7 +18,10 @@ from molgan.io import atomic_write_text, read_smiles
 from molgan.metrics import evaluate
 from molgan.model import MolGAN
 
-__all__ = ["run_demo", "draw_grid"]
+if TYPE_CHECKING:
+    import PIL.Image
+
+__all__ = ["run_demo", "molecule_grid", "draw_grid"]
 
 
 def run_demo(out_dir: str | os.PathLike, n: int = 5000, train_steps: int = 0) -> dict:
@@ -56,16 +61,27 @@ def run_demo(out_dir: str | os.PathLike, n: int = 5000, train_steps: int = 0) ->
     return metrics
 
 
-def draw_grid(smiles: list[str], path: str | os.PathLike, per_row: int = 6) -> None:
-    """Draw molecules in a grid PNG, labelled with their SMILES."""
+def molecule_grid(
+    smiles: Sequence[str], legends: Sequence[str] | None = None, per_row: int = 6
+) -> PIL.Image.Image:
+    """A grid picture of molecules (a PIL image; notebooks show it inline).
+
+    Args:
+        smiles: Valid SMILES to draw.
+        legends: A caption per molecule (default: its SMILES).
+        per_row: Molecules per row.
+    """
     from rdkit import Chem
     from rdkit.Chem import Draw  # imported here: it needs libXrender, absent on some servers
 
     mols = [Chem.MolFromSmiles(s) for s in smiles]
-    image = Draw.MolsToGridImage(
-        mols, molsPerRow=per_row, subImgSize=(200, 160), legends=list(smiles)
-    )
-    image.save(str(path))
+    captions = list(legends) if legends is not None else list(smiles)
+    return Draw.MolsToGridImage(mols, molsPerRow=per_row, subImgSize=(200, 160), legends=captions)
+
+
+def draw_grid(smiles: Sequence[str], path: str | os.PathLike, per_row: int = 6) -> None:
+    """Draw molecules in a grid PNG, labelled with their SMILES."""
+    molecule_grid(smiles, per_row=per_row).save(str(path))
 
 
 def _markdown_table(metrics: dict, title: str) -> str:

@@ -38,24 +38,32 @@ def graphs_to_smiles(graphs: MolGraph, vocab: Vocabulary) -> list[str | None]:
 class RewardLearner:
     """The reward network, its optimiser, and the RDKit scorer that gives it targets.
 
+    The real examples cycle through a fixed, seeded pool of ``config.reward.real_pool``
+    training molecules, in batches as large as the generated ones.
+
     Args:
         config: The run's configuration (``config.reward`` must name at least one term).
         vocab: The vocabulary of the graphs it scores.
+        graphs: The training set (real examples, and the reference of ``"novelty"``).
         device: Where the reward network lives.
-        train_smiles: The training set's canonical SMILES (needed by the ``"novelty"`` term).
     """
 
     def __init__(
-        self,
-        config: Config,
-        vocab: Vocabulary,
-        device: torch.device,
-        train_smiles: set[str] | None = None,
+        self, config: Config, vocab: Vocabulary, graphs: MolGraph, device: torch.device
     ) -> None:
         cfg = config.reward
         self.config, self.vocab, self.device = cfg, vocab, device
         self.objective = Objective(cfg.terms, cfg.combine, cfg.weights)
-        self.scorer = RewardScorer(self.objective, train_smiles or set(), cfg.n_jobs, cfg.window)
+        train_smiles: set[str] = set()
+        if "novelty" in cfg.terms:
+            train_smiles = {s for s in graphs_to_smiles(graphs, vocab) if s is not None}
+        self.scorer = RewardScorer(self.objective, train_smiles, cfg.n_jobs, cfg.window)
+        pool = torch.randperm(
+            len(graphs.atoms), generator=torch.Generator().manual_seed(config.train.seed)
+        )
+        pool = pool[: cfg.real_pool] if cfg.real_pool > 0 else pool
+        self.real_pool = MolGraph(graphs.atoms[pool].to(device), graphs.bonds[pool].to(device))
+        self._real_offset = 0
         self.network = RewardNetwork.from_config(config.model, vocab).to(device)
         self.optimizer = torch.optim.Adam(
             self.network.parameters(), lr=cfg.lr, betas=config.train.betas
@@ -64,13 +72,14 @@ class RewardLearner:
         self._pending: tuple[DenseGraph, int, Future] | None = None
         self._fake_rewards: list[float] = []
 
-    def observe(self, real: DenseGraph, fake: DenseGraph) -> None:
-        """Queue one step's real and generated graphs for scoring; fit on the previous step's.
+    def observe(self, fake: DenseGraph) -> None:
+        """Queue generated graphs (and as many real ones) for scoring; fit on the previous batch.
 
         Args:
-            real: One-hot real graphs ``atoms [B, N, T]``, ``bonds [B, N, N, Y]``.
-            fake: The generated graphs the discriminator saw (their argmax is what gets scored).
+            fake: The generated graphs the discriminator saw, ``atoms [B, N, T]`` and
+                ``bonds [B, N, N, Y]`` (their argmax is what gets scored).
         """
+        real = self._next_real(len(fake.atoms))
         graphs = DenseGraph(
             torch.cat([real.atoms, fake.atoms]).detach(),
             torch.cat([real.bonds, fake.bonds]).detach(),
@@ -119,7 +128,11 @@ class RewardLearner:
                 "rewards": torch.as_tensor(future.result(), dtype=torch.float64),
                 "n_real": torch.tensor(n_real),
             }
-        extra = {"recent_samples": list(self.scorer.recent), "unlogged": self._fake_rewards}
+        extra = {
+            "recent_samples": list(self.scorer.recent),
+            "unlogged": self._fake_rewards,
+            "real_offset": self._real_offset,
+        }
         return weights, self.optimizer.state_dict(), extra
 
     def load_state(
@@ -134,6 +147,7 @@ class RewardLearner:
         self.scorer.recent.clear()
         self.scorer.recent.extend(extra["recent_samples"])
         self._fake_rewards = list(extra["unlogged"])
+        self._real_offset = extra["real_offset"]
         self._pending = None
         if "reward_queue" in weights:
             queue = weights["reward_queue"]
@@ -150,6 +164,13 @@ class RewardLearner:
         self.scorer.close()
 
     # -- private -------------------------------------------------------------------------------
+
+    def _next_real(self, n: int) -> DenseGraph:
+        """The next ``n`` molecules of the real pool, wrapping around, one-hot."""
+        size = len(self.real_pool.atoms)
+        idx = (self._real_offset + torch.arange(n, device=self.device)) % size
+        self._real_offset = (self._real_offset + n) % size
+        return MolGraph(self.real_pool.atoms[idx], self.real_pool.bonds[idx]).one_hot(self.vocab)
 
     def _score(self, ids: MolGraph, n_real: int) -> np.ndarray:
         smiles = graphs_to_smiles(MolGraph(ids.atoms.cpu(), ids.bonds.cpu()), self.vocab)

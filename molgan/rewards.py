@@ -23,7 +23,7 @@ from functools import cache
 
 import numpy as np
 from rdkit import Chem
-from rdkit.Chem import QED, Crippen
+from rdkit.Chem import QED, Crippen, Descriptors
 
 from molgan.chem import quiet_rdkit, strict_smiles
 
@@ -46,6 +46,8 @@ __all__ = [
     "Objective",
     "RewardScorer",
     "mean_rewards",
+    "PROPERTIES",
+    "molecule_properties",
 ]
 
 MoleculeReward = Callable[[Chem.Mol], float]
@@ -89,7 +91,7 @@ def qed_reward(mol: Chem.Mol) -> float:
         >>> round(qed_reward(Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O")), 3)  # aspirin
         0.55
     """
-    return remap(QED.qed(mol), *QED_RANGE)
+    return remap(PROPERTIES["qed"](mol), *QED_RANGE)
 
 
 def sa_reward(mol: Chem.Mol) -> float:
@@ -99,7 +101,7 @@ def sa_reward(mol: Chem.Mol) -> float:
         >>> sa_reward(Chem.MolFromSmiles("c1ccccc1"))  # benzene, SA about 1.0
         1.0
     """
-    return remap(_sascorer().calculateScore(mol), *SA_RANGE)
+    return remap(PROPERTIES["sa"](mol), *SA_RANGE)
 
 
 def logp_reward(mol: Chem.Mol) -> float:
@@ -109,7 +111,7 @@ def logp_reward(mol: Chem.Mol) -> float:
         >>> round(logp_reward(Chem.MolFromSmiles("CCCCCC")), 3)  # hexane, Crippen logP 2.59
         0.577
     """
-    return remap(Crippen.MolLogP(mol), *LOGP_RANGE)
+    return remap(PROPERTIES["logp"](mol), *LOGP_RANGE)
 
 
 def np_reward(mol: Chem.Mol) -> float:
@@ -119,7 +121,7 @@ def np_reward(mol: Chem.Mol) -> float:
         >>> np_reward(Chem.MolFromSmiles("OCC1OC(O)C(O)C(O)C1O"))  # glucose, NP score 2.6
         1.0
     """
-    return remap(_npscorer().scoreMol(mol, _np_model()), *NP_RANGE)
+    return remap(PROPERTIES["np"](mol), *NP_RANGE)
 
 
 REWARDS: dict[str, MoleculeReward] = {
@@ -337,6 +339,42 @@ def mean_rewards(
     for k, name in enumerate(names):
         result[name] = float(scores[:, k].mean()) if valid else None
     return result
+
+
+PROPERTIES: dict[str, Callable[[Chem.Mol], float]] = {
+    "qed": QED.qed,
+    "sa": lambda mol: _sascorer().calculateScore(mol),
+    "logp": Crippen.MolLogP,
+    "np": lambda mol: _npscorer().scoreMol(mol, _np_model()),
+    "mol_weight": Descriptors.MolWt,
+}
+"""The raw properties behind the rewards (plus molecular weight), for plots and tables."""
+
+
+def molecule_properties(
+    smiles: Sequence[str], names: Sequence[str] = ("qed", "sa", "logp")
+) -> dict[str, np.ndarray]:
+    """Raw properties of the strictly valid SMILES among ``smiles`` (invalid ones are skipped).
+
+    Returns:
+        ``{"smiles": canonical SMILES [V], name: values [V], ...}`` as numpy arrays.
+
+    Examples:
+        >>> props = molecule_properties(["OCC", "", "c1ccccc1"], ["mol_weight"])
+        >>> props["smiles"].tolist(), props["mol_weight"].round(2).tolist()
+        (['CCO', 'c1ccccc1'], [46.07, 78.11])
+    """
+    unknown = [name for name in names if name not in PROPERTIES]
+    if unknown:
+        raise KeyError(f"unknown propert(ies) {unknown}; valid names: {', '.join(PROPERTIES)}")
+    with quiet_rdkit():
+        mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
+        pairs = [(strict_smiles(m), m) for m in mols]
+    valid = [(s, m) for s, m in pairs if s is not None]
+    table = {"smiles": np.array([s for s, _ in valid], dtype=object)}
+    for name in names:
+        table[name] = np.array([PROPERTIES[name](m) for _, m in valid], dtype=np.float64)
+    return table
 
 
 # -- private -----------------------------------------------------------------------------------

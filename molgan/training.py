@@ -120,7 +120,9 @@ class Trainer:
             torch.manual_seed(cfg.seed)
             self.generator = Generator.from_config(config.model, vocab).to(self.device)
             self.discriminator = Discriminator.from_config(config.model, vocab).to(self.device)
-            self.rewards = self._reward_learner(graphs) if config.reward.terms else None
+            self.rewards = (
+                RewardLearner(config, vocab, graphs, self.device) if config.reward.terms else None
+            )
         if cfg.init_from:
             self._init_from(cfg.init_from)
         self.opt_g = torch.optim.Adam(
@@ -174,7 +176,7 @@ class Trainer:
         self._track(loss_d, self._loss_d_sum)
         self._d_updates += 1
         if self.rewards is not None:
-            self.rewards.observe(real, fake)
+            self.rewards.observe(fake)
 
         if (self.step + 1) % cfg.n_critic == 0:
             with self._autocast():
@@ -361,12 +363,6 @@ class Trainer:
     def _rl_start(self) -> int:
         """The first step whose generator update includes the RL term."""
         return int(self.config.reward.warmup * self.config.train.steps)
-
-    def _reward_learner(self, graphs: MolGraph) -> RewardLearner:
-        train_smiles = None
-        if "novelty" in self.config.reward.terms:
-            train_smiles = {s for s in graphs_to_smiles(graphs, self.vocab) if s is not None}
-        return RewardLearner(self.config, self.vocab, self.device, train_smiles)
 
     def _real_batch(self) -> DenseGraph:
         idx = torch.randint(

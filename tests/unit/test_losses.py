@@ -14,6 +14,7 @@ from molgan.losses import (
     gradient_penalty,
     minimax_discriminator_loss,
     minimax_generator_loss,
+    mode_seeking_loss,
     nonsaturating_generator_loss,
     reward_loss,
     rl_generator_loss,
@@ -216,3 +217,14 @@ def test_structure_penalty_counts_net_charge_beyond_the_data():
     graph = MolGraph(atoms, bonds).one_hot(vocab)
     assert structure_penalty(graph, caps, orders, charges).tolist() == [1.0, 0.0]
     assert structure_penalty(graph, caps, orders, charges, max_net_charge=1).tolist() == [0.0, 0.0]
+
+
+def test_mode_seeking_loss_matches_its_formula_and_rewards_spread():
+    z = torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 2.0], [1.0, 3.0]])  # pairs (0, 2) and (1, 3)
+    atoms = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]], [[0.5, 0.5]], [[0.0, 1.0]]])
+    bonds = torch.zeros(4, 1, 1, 2)
+    # pair (0, 2): d_graph = (0.5 + 0.5) / 4, d_z = 1; pair (1, 3): d_graph = 0, d_z = 1.
+    expected = 1.0 / ((0.25 + 0.0) / 2 + 1e-5)
+    assert mode_seeking_loss(DenseGraph(atoms, bonds), z).item() == pytest.approx(expected)
+    collapsed = DenseGraph(atoms[[1, 1, 1, 1]], bonds)
+    assert mode_seeking_loss(collapsed, z) > mode_seeking_loss(DenseGraph(atoms, bonds), z)
