@@ -89,7 +89,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "valid molecules are written; with --keep-invalid exactly N lines are written, an "
         "invalid sample as an empty line, so the file can be evaluated as drawn.",
     )
-    sample.add_argument("--checkpoint", type=Path, default=None, help="default: checkpoints/qm9")
+    sample.add_argument(
+        "--checkpoint",
+        type=Path,
+        default=None,
+        help="checkpoint folder, or a shipped model's name (qm9, qm9-qed; default qm9)",
+    )
     sample.add_argument("-n", type=int, default=10_000, help="samples to draw (default 10000)")
     sample.add_argument("-o", "--out", type=Path, required=True, help="output .smi file")
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

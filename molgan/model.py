@@ -25,9 +25,11 @@ from molgan.sampling import generate_graphs
 from molgan.training import Trainer, resolve_device
 from molgan.vocab import Vocabulary
 
-__all__ = ["MolGAN", "DEFAULT_CHECKPOINT", "load_training_graphs"]
+__all__ = ["MolGAN", "SHIPPED_MODELS", "DEFAULT_CHECKPOINT", "load_training_graphs"]
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "qm9"
+SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "checkpoints"
+"""The pretrained models that ship with molgan, one directory each (``qm9``, ``qm9-qed``)."""
+DEFAULT_CHECKPOINT = SHIPPED_MODELS / "qm9"
 
 
 class MolGAN:
@@ -44,8 +46,17 @@ class MolGAN:
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str | None = "cpu") -> MolGAN:
-        """Load a checkpoint directory (default: the shipped QM9 model, ``checkpoints/qm9``)."""
-        checkpoint = load_checkpoint(path or DEFAULT_CHECKPOINT)
+        """Load a checkpoint directory, or a shipped model by name (default: ``"qm9"``).
+
+        Args:
+            path: A checkpoint directory (or a training folder holding ``checkpoint/``), or the
+                name of a directory in :data:`SHIPPED_MODELS` such as ``"qm9-qed"``.
+            device: Where the generator runs.
+        """
+        path = Path(path) if path is not None else DEFAULT_CHECKPOINT
+        if not path.exists() and (SHIPPED_MODELS / path).is_dir():
+            path = SHIPPED_MODELS / path
+        checkpoint = load_checkpoint(path)
         generator = Generator.from_config(checkpoint.config.model, checkpoint.vocab)
         generator.load_state_dict(checkpoint.weights["generator"])
         return cls(generator.to(resolve_device(device)).eval(), checkpoint.vocab, checkpoint.config)

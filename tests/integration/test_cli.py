@@ -103,3 +103,33 @@ def test_sample_of_a_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
         main(["sample", "--checkpoint", str(tmp_path), "-n", "5", "-o", str(tmp_path / "x")]) == 1
     )
     assert "missing state.json" in capsys.readouterr().err
+
+
+def test_filter_writes_survivors_and_counts(tmp_path, capsys):
+    source = tmp_path / "in.smi"
+    source.write_text("OCC\nCC=O\n\nC1CC\nO=C1C=CC(=O)C=C1\nCCN\n")
+    out, sdf, counts = tmp_path / "kept.smi", tmp_path / "kept.sdf", tmp_path / "counts.json"
+    argv = ["filter", str(source), "-o", str(out), "--sdf", str(sdf), "--json", str(counts)]
+    assert main(argv) == 0
+    assert out.read_text() == "CCO\nCCN\n"
+    assert sdf.read_text().count("$$$$") == 2
+    assert json.loads(counts.read_text())["rejected_brenk"] == 2
+    assert "rejected_pains" in capsys.readouterr().out
+    assert main(["filter", str(source), "-o", str(out), "--filters", "pains,lipinksi"]) == 1
+    assert "unknown filter(s) ['lipinksi']; valid names" in capsys.readouterr().err
+
+
+def test_score_prints_means_over_valid_molecules(tmp_path, capsys):
+    source = tmp_path / "in.smi"
+    source.write_text("c1ccccc1\n\nC1CC\n")
+    out = tmp_path / "scores.json"
+    assert main(["score", str(source), "--rewards", "sa", "--json", str(out)]) == 0
+    assert json.loads(out.read_text()) == {"n_samples": 3, "n_valid": 1, "sa": 1.0}
+    assert main(["score", str(source), "--rewards", "sa,qde"]) == 1
+    assert "unknown molecule reward(s) ['qde']" in capsys.readouterr().err
+
+
+def test_sample_a_shipped_model_by_name(tmp_path):
+    out = tmp_path / "s.smi"
+    assert main(["sample", "--checkpoint", "qm9", "-n", "20", "-o", str(out)]) == 0
+    assert 0 < len(out.read_text().splitlines()) <= 20
