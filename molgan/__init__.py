@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from molgan.chem import mol_to_smiles, smiles_to_mol, strict_smiles, write_sdf
+from molgan.chem import canonical_smiles, mol_to_smiles, smiles_to_mol, strict_smiles, write_sdf
 from molgan.config import Config, load_config
 from molgan.data import QM9_PATH, QM9_SPLITS, MoleculeDataset
 from molgan.demo import molecule_grid
@@ -30,6 +30,7 @@ __all__ = [
     "RewardScorer",
     "Trainer",
     "Vocabulary",
+    "canonical_smiles",
     "evaluate",
     "filter_smiles",
     "graph_to_mol",
