@@ -79,14 +79,15 @@ class RewardLearner:
             fake: The generated graphs the discriminator saw, ``atoms [B, N, T]`` and
                 ``bonds [B, N, N, Y]`` (their argmax is what gets scored).
         """
+        if self._executor is None:
+            self.scorer.start()  # fork the RDKit workers from this (the main) thread
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="molgan-reward")
         real = self._next_real(len(fake.atoms))
         graphs = DenseGraph(
             torch.cat([real.atoms, fake.atoms]).detach(),
             torch.cat([real.bonds, fake.bonds]).detach(),
         )
         ids = MolGraph(graphs.atoms.argmax(-1), graphs.bonds.argmax(-1))
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="molgan-reward")
         # The thread copies ids to the host, so the training loop does not wait for the device.
         future = self._executor.submit(self._score, ids, len(real.atoms))
         self.flush()

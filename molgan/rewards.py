@@ -278,6 +278,18 @@ class RewardScorer:
             self.recent.extend(s for s in smiles if s is not None)
         return np.stack(columns, axis=1) if columns else np.zeros((len(smiles), 0))
 
+    def start(self) -> None:
+        """Fork the worker processes now (else the first :meth:`score` that needs them does).
+
+        A trainer calls this before its loop, so the fork happens in the main thread while no
+        device work runs, not later from a background thread.
+        """
+        if self._pool is None and self.n_jobs > 1 and self._molecule_terms and _can_fork():
+            _load_tables()  # read SA/NP tables once, before forking, so workers share them
+            self._pool = multiprocessing.get_context("fork").Pool(
+                self.n_jobs, initializer=_init_worker, initargs=(self._molecule_terms,)
+            )
+
     def close(self) -> None:
         """Stop the worker processes (a later :meth:`score` starts new ones)."""
         if self._pool is not None:
@@ -300,11 +312,7 @@ class RewardScorer:
             self._cache.update(dict.fromkeys(todo, ()))
             return
         if self.n_jobs > 1 and len(todo) > 1 and _can_fork():
-            if self._pool is None:
-                _load_tables()  # read SA/NP tables once, before forking, so workers share them
-                self._pool = multiprocessing.get_context("fork").Pool(
-                    self.n_jobs, initializer=_init_worker, initargs=(self._molecule_terms,)
-                )
+            self.start()
             chunk = max(1, math.ceil(len(todo) / (4 * self.n_jobs)))
             rows = self._pool.map(_score_in_worker, todo, chunksize=chunk)
         else:
