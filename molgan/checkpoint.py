@@ -29,7 +29,13 @@ from safetensors.torch import load_file, save_file
 from molgan.config import Config, config_from_dict
 from molgan.vocab import Vocabulary
 
-__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "export_checkpoint",
+]
 
 _FORMAT = "molgan-checkpoint"
 _VERSION = 1
@@ -137,6 +143,34 @@ def load_checkpoint(
     rng = {k[4:]: v for k, v in optim_flat.items() if k.startswith("rng.")}
     optimizers = _unflatten_optimizers(optim_flat, state.get("optimizers", {}))
     return Checkpoint(config, vocab, weights, int(state["step"]), optimizers, rng, state["extra"])
+
+
+def export_checkpoint(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    modules: tuple[str, ...] = ("generator", "discriminator"),
+) -> Path:
+    """Copy a training checkpoint without optimiser and RNG state: a model to ship or fine-tune.
+
+    Keeps the weights of ``modules`` (the generator to sample, the discriminator so that
+    ``train.init_from`` can fine-tune it), the config, vocabulary, step and training history.
+
+    Raises:
+        CheckpointError: If ``source`` is unreadable or lacks one of ``modules``.
+    """
+    checkpoint = load_checkpoint(source)
+    missing = [m for m in modules if m not in checkpoint.weights]
+    if missing:
+        raise CheckpointError(f"{source}: no {', '.join(missing)} weights to export")
+    history = checkpoint.extra.get("history", [])
+    exported = Checkpoint(
+        checkpoint.config,
+        checkpoint.vocab,
+        {m: checkpoint.weights[m] for m in modules},
+        step=checkpoint.step,
+        extra={"history": history},
+    )
+    return save_checkpoint(target, exported)
 
 
 def _flatten_optimizers(

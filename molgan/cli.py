@@ -112,6 +112,16 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=int, default=300, help="steps of the --train run")
     demo.set_defaults(handler=_demo)
 
+    export = commands.add_parser(
+        "export",
+        help="copy a run's checkpoint without optimiser state, to ship or fine-tune",
+        description="Write the generator and discriminator weights, config, vocabulary and "
+        "training history of RUN (a checkpoint folder or a training folder) to OUT.",
+    )
+    export.add_argument("run", type=Path, help="a checkpoint folder, or a training --out folder")
+    export.add_argument("out", type=Path, help="the new checkpoint folder")
+    export.set_defaults(handler=_export)
+
     filters = commands.add_parser(
         "filter",
         help="keep molecules that pass Lipinski / PAINS / Brenk",
@@ -209,6 +219,13 @@ def _demo(args: argparse.Namespace) -> int:
     from molgan.demo import run_demo
 
     run_demo(args.out, n=args.n, train_steps=args.steps if args.train else 0)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from molgan.checkpoint import export_checkpoint
+
+    print(f"wrote {export_checkpoint(args.run, args.out)}")
     return 0
 
 

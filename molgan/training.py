@@ -356,6 +356,11 @@ class Trainer:
                 f"init_from {path}: its vocabulary or [model] layers differ from this run's; "
                 "copy its [model] table into the config"
             )
+        if "discriminator" not in checkpoint.weights:
+            raise ValueError(
+                f"init_from {path}: an inference-only checkpoint (generator weights only); "
+                "fine-tuning needs the discriminator too, as `molgan train` saves it"
+            )
         self.generator.load_state_dict(checkpoint.weights["generator"])
         self.discriminator.load_state_dict(checkpoint.weights["discriminator"])
 

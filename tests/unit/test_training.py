@@ -5,8 +5,9 @@ import operator
 import pytest
 import torch
 
-from molgan.checkpoint import CheckpointError, load_checkpoint
+from molgan.checkpoint import CheckpointError, export_checkpoint, load_checkpoint
 from molgan.config import Config
+from molgan.model import MolGAN
 from molgan.training import NonFiniteLossError, Trainer, max_net_charge, max_valence
 
 RL = {"terms": ("qed", "uniqueness"), "warmup": 0.25, "n_jobs": 1}
@@ -85,6 +86,9 @@ def test_init_from_starts_with_a_checkpoints_weights(tmp_path, graph_batch, voca
     wider = small_config(init_from=str(tmp_path / "base")).replace(model={"z_dim": 8})
     with pytest.raises(ValueError, match="layers differ"):
         Trainer(wider, vocab, graph_batch, progress=False)
+    MolGAN(pretrained.generator, vocab, pretrained.config).save(tmp_path / "inference")
+    with pytest.raises(ValueError, match="inference-only checkpoint"):
+        Trainer(small_config(init_from=str(tmp_path / "inference")), vocab, graph_batch)
 
 
 def test_same_seed_same_weights(graph_batch, vocab):
@@ -158,6 +162,20 @@ def test_checkpoint_files_are_safetensors_and_json(tmp_path, graph_batch, vocab)
     ]
     loaded = load_checkpoint(tmp_path / "ckpt")
     assert loaded.config == trainer.config and loaded.vocab == vocab
+
+
+def test_export_keeps_generator_and_discriminator_only(tmp_path, graph_batch, vocab):
+    trainer = Trainer(small_config(reward=RL), vocab, graph_batch, device="cpu", progress=False)
+    trainer.fit(steps=4)
+    trainer.save(tmp_path / "run")
+    export_checkpoint(tmp_path / "run", tmp_path / "shipped")
+    shipped = load_checkpoint(tmp_path / "shipped")
+    assert set(shipped.weights) == {"generator", "discriminator"}
+    assert not shipped.optimizers and not shipped.rng and shipped.step == 4
+    assert not (tmp_path / "shipped" / "optimizer.safetensors").exists()
+    MolGAN.save(MolGAN(trainer.generator, vocab, trainer.config), tmp_path / "inference")
+    with pytest.raises(CheckpointError, match="no discriminator weights"):
+        export_checkpoint(tmp_path / "inference", tmp_path / "again")
 
 
 def test_broken_checkpoints_give_clear_errors(tmp_path, graph_batch, vocab):
