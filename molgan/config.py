@@ -111,6 +111,10 @@ class TrainConfig:
     """Steps between checkpoints (one is always written at the end)."""
     amp: bool = False
     """bfloat16 autocast on CUDA (ignored on CPU)."""
+    keep_best: str = ""
+    """Also save ``OUT/best/`` whenever an evaluation beats all earlier ones: ``"valid_unique"``
+    (validity x uniqueness) or ``"eval_reward"`` (the RL objective on the evaluated sample);
+    empty = off. GAN training can collapse late; this keeps the best state seen."""
     init_from: str = ""
     """A checkpoint whose generator and discriminator weights start this run (fine-tuning, e.g.
     an RL objective on top of a trained GAN); optimisers start fresh. Empty: random weights."""

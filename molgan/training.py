@@ -46,7 +46,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-_LOG_FIELDS = ("step", "loss_d", "loss_g", "reward", "validity", "uniqueness")
+_LOG_FIELDS = ("step", "loss_d", "loss_g", "reward", "validity", "uniqueness", "eval_reward")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -142,6 +142,13 @@ class Trainer:
         self.max_net_charge = max_net_charge(graphs, vocab)
         self.step = 0
         self.history: list[dict[str, Any]] = []
+        self.best: dict[str, float] = {"value": -math.inf, "step": 0}
+        if cfg.keep_best not in ("", "valid_unique", "eval_reward"):
+            raise ValueError(
+                f"keep_best must be '', 'valid_unique' or 'eval_reward', not {cfg.keep_best!r}"
+            )
+        if cfg.keep_best == "eval_reward" and not config.reward.terms:
+            raise ValueError("keep_best = 'eval_reward' needs [reward] terms")
         self._reset_accumulators()
 
     @classmethod
@@ -227,6 +234,7 @@ class Trainer:
                     row = self._log_row()
                     if self.step % cfg.eval_every == 0 or last:
                         row.update(self.evaluate_sample(cfg.eval_samples))
+                        self._keep_if_best(row)
                     self._record(row)
                     bar.set_postfix({k: _short(v) for k, v in row.items() if k != "step"})
                 if self.out_dir is not None and (self.step % cfg.checkpoint_every == 0 or last):
@@ -248,10 +256,13 @@ class Trainer:
         for graphs in generate_graphs(self.generator, n, rng, self.config.model.temperature):
             smiles.extend(graphs_to_smiles(graphs, self.vocab))
         valid = [s for s in smiles if s is not None]
-        return {
+        row = {
             "validity": len(valid) / n,
             "uniqueness": len(set(valid)) / len(valid) if valid else 0.0,
         }
+        if self.rewards is not None:  # the objective on this sample (uniqueness within it)
+            row["eval_reward"] = float(self.rewards.scorer.score(smiles, generated=False).mean())
+        return row
 
     def checkpoint(self) -> Checkpoint:
         """Everything needed to resume exactly: weights, optimisers, RNG states, step, history."""
@@ -268,6 +279,7 @@ class Trainer:
         }
         extra: dict[str, Any] = {
             "history": self.history,
+            "best": self.best,
             "since_last_log": {  # so a resumed run logs the same averages as an uninterrupted one
                 "loss_d_sum": float(self._loss_d_sum),
                 "loss_g_sum": float(self._loss_g_sum),
@@ -307,6 +319,7 @@ class Trainer:
             torch.cuda.set_rng_state(checkpoint.rng["cuda"], self.device)
         self.step = checkpoint.step
         self.history = list(checkpoint.extra.get("history", []))
+        self.best = dict(checkpoint.extra.get("best", self.best))
         self._reset_accumulators()
         since = checkpoint.extra.get("since_last_log")
         if since:
@@ -345,6 +358,19 @@ class Trainer:
         plt.close(fig)
 
     # -- private -------------------------------------------------------------------------------
+
+    def _keep_if_best(self, row: dict[str, Any]) -> None:
+        """Save ``out_dir/best`` when this evaluation beats every earlier one.
+
+        Early stopping without stopping: GAN training can collapse late (MolGAN stopped early).
+        """
+        key = self.config.train.keep_best
+        if not key or self.out_dir is None:
+            return
+        value = row["validity"] * row["uniqueness"] if key == "valid_unique" else row[key]
+        if value > self.best["value"]:
+            self.best = {"value": value, "step": self.step}
+            self.save(self.out_dir / "best")
 
     def _init_from(self, path: str) -> None:
         checkpoint = load_checkpoint(path, map_location=self.device)

@@ -91,6 +91,23 @@ def test_init_from_starts_with_a_checkpoints_weights(tmp_path, graph_batch, voca
         Trainer(small_config(init_from=str(tmp_path / "inference")), vocab, graph_batch)
 
 
+def test_keep_best_saves_the_best_evaluation(tmp_path, graph_batch, vocab):
+    config = small_config(reward=RL, keep_best="eval_reward", eval_every=4)
+    trainer = Trainer(config, vocab, graph_batch, device="cpu", out_dir=tmp_path, progress=False)
+    history = trainer.fit()
+    evaluated = [row for row in history if "eval_reward" in row]
+    best = max(evaluated, key=lambda row: row["eval_reward"])
+    assert len(evaluated) == 3 and trainer.best == {
+        "value": best["eval_reward"],
+        "step": best["step"],
+    }
+    assert load_checkpoint(tmp_path / "best").step == best["step"]
+    with pytest.raises(ValueError, match="keep_best must be"):
+        Trainer(small_config(keep_best="fcd"), vocab, graph_batch)
+    with pytest.raises(ValueError, match="needs \\[reward\\] terms"):
+        Trainer(small_config(keep_best="eval_reward"), vocab, graph_batch)
+
+
 def test_same_seed_same_weights(graph_batch, vocab):
     runs = []
     for _ in range(2):
