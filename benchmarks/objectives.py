@@ -6,7 +6,8 @@ normalised rewards over the valid molecules (MolGAN's normalisation). The QM9 te
 scored the same way as a reference row. Everything goes through the command line, so each
 number is one a user reproduces with the same three commands.
 
-Usage: python benchmarks/objectives.py [--models qm9 qm9-qed ...] [-n 10000] [--out runs/objectives]
+Usage: python benchmarks/objectives.py [--models qm9 qm9-qed runs/qm9-sa/best ...] [-n 10000]
+       [--out runs/objectives]
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ def main() -> None:
     rows = {}
     sources = {"QM9 test split": str(QM9_SPLITS["test"])}
     for model in args.models:
-        path = args.out / f"{model}.smi"
-        _run(["sample", "--checkpoint", model, "-n", str(args.n), "--keep-invalid", "-o", str(path)])
-        sources[model] = str(path)
+        label = _label(model)
+        path = args.out / f"{label}.smi"
+        n = str(args.n)
+        _run(["sample", "--checkpoint", model, "-n", n, "--keep-invalid", "-o", str(path)])
+        sources[label] = str(path)
     for name, path in sources.items():
         stem = args.out / name.replace(" ", "_")
         # The QM9 row is scored against the validation split, so it is not its own reference.
@@ -49,6 +52,12 @@ def main() -> None:
     print(table)
     (args.out / "table.md").write_text(table + "\n")
     (args.out / "table.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def _label(model: str) -> str:
+    """``qm9-qed`` for a shipped name, ``qm9-sa`` for ``runs/qm9-sa/best``."""
+    path = Path(model)
+    return path.parent.name if path.name in ("best", "checkpoint") else path.name
 
 
 def _run(argv: list[str]) -> None:
