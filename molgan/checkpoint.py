@@ -152,13 +152,16 @@ def export_checkpoint(
 ) -> Path:
     """Copy a training checkpoint without optimiser and RNG state: a model to ship or fine-tune.
 
-    Keeps the weights of ``modules`` (the generator to sample, the discriminator so that
-    ``train.init_from`` can fine-tune it), the config, vocabulary, step and training history.
+    Keeps the weights of ``modules`` (the generator to sample, with its weight average if the
+    run kept one, and the discriminator so that ``train.init_from`` can fine-tune it), the
+    config, vocabulary, step and training history.
 
     Raises:
         CheckpointError: If ``source`` is unreadable or lacks one of ``modules``.
     """
     checkpoint = load_checkpoint(source)
+    if "generator_ema" in checkpoint.weights and "generator" in modules:
+        modules = (*modules, "generator_ema")  # the average is what a model samples from
     missing = [m for m in modules if m not in checkpoint.weights]
     if missing:
         raise CheckpointError(f"{source}: no {', '.join(missing)} weights to export")

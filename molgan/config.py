@@ -111,6 +111,10 @@ class TrainConfig:
     """Steps between checkpoints (one is always written at the end)."""
     amp: bool = False
     """bfloat16 autocast on CUDA (ignored on CPU)."""
+    ema: float = 0.0
+    """Decay of an exponential moving average of the generator's weights (e.g. 0.999; Karras et
+    al. 2018, Yazici et al. 2019); samples, evaluations and saved models use the average, which
+    smooths the oscillations of adversarial training. 0 = off."""
     keep_best: str = ""
     """Also save ``OUT/best/`` whenever an evaluation beats all earlier ones: ``"valid_unique"``
     (validity x uniqueness) or ``"eval_reward"`` (the RL objective on the evaluated sample);

@@ -58,7 +58,9 @@ class MolGAN:
             path = SHIPPED_MODELS / path
         checkpoint = load_checkpoint(path)
         generator = Generator.from_config(checkpoint.config.model, checkpoint.vocab)
-        generator.load_state_dict(checkpoint.weights["generator"])
+        # A run with ``train.ema`` samples from the weight average.
+        weights = checkpoint.weights.get("generator_ema", checkpoint.weights["generator"])
+        generator.load_state_dict(weights)
         return cls(generator.to(resolve_device(device)).eval(), checkpoint.vocab, checkpoint.config)
 
     @classmethod
@@ -89,7 +91,7 @@ class MolGAN:
                 config, vocab, graphs, device=device, out_dir=out_dir, progress=progress
             )
         trainer.fit()
-        return cls(trainer.generator.eval(), vocab, config)
+        return cls(trainer.sampler.eval(), vocab, config)
 
     def sample_graphs(self, n: int, seed: int = 0, batch_size: int = 4096) -> Iterator[MolGraph]:
         """Draw ``n`` graphs in chunks of ``batch_size`` (class ids on the CPU)."""

@@ -9,6 +9,7 @@ periodic evaluation of a sample.
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 import logging
@@ -119,6 +120,9 @@ class Trainer:
         with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left untouched
             torch.manual_seed(cfg.seed)
             self.generator = Generator.from_config(config.model, vocab).to(self.device)
+            # What samples, evaluations and saved models use: the weight average, or G itself.
+            self.sampler = copy.deepcopy(self.generator) if cfg.ema else self.generator
+            self.sampler.requires_grad_(not cfg.ema)
             self.discriminator = Discriminator.from_config(config.model, vocab).to(self.device)
             self.rewards = (
                 RewardLearner(config, vocab, graphs, self.device) if config.reward.terms else None
@@ -207,6 +211,8 @@ class Trainer:
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             self.opt_g.step()
+            if cfg.ema:
+                self._update_ema()
             self._track(loss_g, self._loss_g_sum)
             self._g_updates += 1
         self.step += 1
@@ -253,7 +259,7 @@ class Trainer:
         """Strict validity and uniqueness of ``n`` samples (a fixed seed, so rows compare)."""
         rng = torch.Generator(device=self.device).manual_seed(12345)
         smiles: list[str | None] = []
-        for graphs in generate_graphs(self.generator, n, rng, self.config.model.temperature):
+        for graphs in generate_graphs(self.sampler, n, rng, self.config.model.temperature):
             smiles.extend(graphs_to_smiles(graphs, self.vocab))
         valid = [s for s in smiles if s is not None]
         row = {
@@ -273,6 +279,8 @@ class Trainer:
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
         }
+        if self.config.train.ema:
+            weights["generator_ema"] = self.sampler.state_dict()
         optimizers = {
             "generator": self.opt_g.state_dict(),
             "discriminator": self.opt_d.state_dict(),
@@ -305,7 +313,7 @@ class Trainer:
         """Restore a :meth:`checkpoint` (same config and vocabulary)."""
         if checkpoint.vocab != self.vocab:
             raise ValueError("checkpoint vocabulary differs from the trainer's")
-        self.generator.load_state_dict(checkpoint.weights["generator"])
+        self._load_generators(checkpoint.weights)
         self.discriminator.load_state_dict(checkpoint.weights["discriminator"])
         self.opt_g.load_state_dict(checkpoint.optimizers["generator"])
         self.opt_d.load_state_dict(checkpoint.optimizers["discriminator"])
@@ -359,6 +367,20 @@ class Trainer:
 
     # -- private -------------------------------------------------------------------------------
 
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """``ema <- decay * ema + (1 - decay) * weights``, on the device, no host sync."""
+        averaged = list(self.sampler.parameters())
+        torch._foreach_lerp_(
+            averaged, list(self.generator.parameters()), 1.0 - self.config.train.ema
+        )
+
+    def _load_generators(self, weights: dict[str, dict[str, torch.Tensor]]) -> None:
+        """Load G, and its average if this run keeps one (a checkpoint without: a copy of G)."""
+        self.generator.load_state_dict(weights["generator"])
+        if self.config.train.ema:
+            self.sampler.load_state_dict(weights.get("generator_ema", weights["generator"]))
+
     def _keep_if_best(self, row: dict[str, Any]) -> None:
         """Save ``out_dir/best`` when this evaluation beats every earlier one.
 
@@ -387,7 +409,7 @@ class Trainer:
                 f"init_from {path}: an inference-only checkpoint (generator weights only); "
                 "fine-tuning needs the discriminator too, as `molgan train` saves it"
             )
-        self.generator.load_state_dict(checkpoint.weights["generator"])
+        self._load_generators(checkpoint.weights)
         self.discriminator.load_state_dict(checkpoint.weights["discriminator"])
 
     @property

@@ -108,6 +108,21 @@ def test_keep_best_saves_the_best_evaluation(tmp_path, graph_batch, vocab):
         Trainer(small_config(keep_best="eval_reward"), vocab, graph_batch)
 
 
+def test_ema_generator_averages_the_weights(tmp_path, graph_batch, vocab):
+    trainer = Trainer(small_config(ema=0.9, n_critic=1), vocab, graph_batch, progress=False)
+    before = [p.detach().clone() for p in trainer.sampler.parameters()]
+    trainer.train_step()
+    for old, avg, new in zip(before, trainer.sampler.parameters(), trainer.generator.parameters()):
+        torch.testing.assert_close(avg, 0.9 * old + 0.1 * new)
+    assert not any(p.requires_grad for p in trainer.sampler.parameters())
+    trainer.save(tmp_path / "ckpt")
+    loaded = MolGAN.load(tmp_path / "ckpt")
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(loaded.generator.parameters(), trainer.sampler.parameters())
+    )
+
+
 def test_same_seed_same_weights(graph_batch, vocab):
     runs = []
     for _ in range(2):
@@ -119,8 +134,8 @@ def test_same_seed_same_weights(graph_batch, vocab):
 
 @pytest.mark.parametrize(
     "config",
-    [small_config(), small_config(reward=RL, diversity_weight=0.1)],
-    ids=["gan", "gan+rl"],
+    [small_config(), small_config(reward=RL, diversity_weight=0.1, ema=0.9)],
+    ids=["gan", "gan+rl+ema"],
 )
 def test_resume_continues_exactly(tmp_path, graph_batch, vocab, config):
     straight = Trainer(config, vocab, graph_batch, device="cpu", progress=False)
@@ -143,7 +158,9 @@ def test_resume_continues_exactly(tmp_path, graph_batch, vocab, config):
     )
     assert resumed.step == 6
     resumed.fit()
-    modules = ["generator", "discriminator"] + (["rewards.network"] if straight.rewards else [])
+    modules = ["generator", "discriminator"]
+    if straight.rewards:
+        modules += ["rewards.network", "sampler"]
     for name in modules:
         a = operator.attrgetter(name)(straight).state_dict()
         b = operator.attrgetter(name)(resumed).state_dict()
