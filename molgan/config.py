@@ -111,6 +111,9 @@ class TrainConfig:
     """Steps between checkpoints (one is always written at the end)."""
     amp: bool = False
     """bfloat16 autocast on CUDA (ignored on CPU)."""
+    clip_grad: float = 0.0
+    """Clip the generator's gradient to this L2 norm before each update (0 = off): guards the RL
+    phase against the rare huge step that throws a trained generator into collapse."""
     ema: float = 0.0
     """Decay of an exponential moving average of the generator's weights (e.g. 0.999; Karras et
     al. 2018, Yazici et al. 2019); samples, evaluations and saved models use the average, which

@@ -210,6 +210,8 @@ class Trainer:
                     loss_g = loss_g + cfg.structure_weight * penalty.mean()
             self.opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
+            if cfg.clip_grad:
+                torch.nn.utils.clip_grad_norm_(self.generator.parameters(), cfg.clip_grad)
             self.opt_g.step()
             if cfg.ema:
                 self._update_ema()

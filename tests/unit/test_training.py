@@ -123,6 +123,21 @@ def test_ema_generator_averages_the_weights(tmp_path, graph_batch, vocab):
     )
 
 
+def test_clip_grad_bounds_the_generator_gradient(graph_batch, vocab):
+    trainer = Trainer(small_config(clip_grad=0.01, n_critic=1), vocab, graph_batch, progress=False)
+    norms = []
+    step = trainer.opt_g.step
+
+    def record_then_step():
+        grads = [p.grad for p in trainer.generator.parameters() if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+        step()
+
+    trainer.opt_g.step = record_then_step
+    trainer.fit(steps=3)
+    assert len(norms) == 3 and max(norms) <= 0.01 + 1e-6
+
+
 def test_same_seed_same_weights(graph_batch, vocab):
     runs = []
     for _ in range(2):
