@@ -62,6 +62,9 @@ class ModelConfig:
     temperature: float = 0.0
     """Sampling: 0 = argmax of every atom and bond (MolGAN); ``t > 0`` = draw from
     ``softmax(logits / t)`` (``t = 1`` is what the generator is trained on)."""
+    min_p: float = 0.0
+    """Sampling with ``temperature > 0``: draw only among classes at least ``min_p`` times as
+    likely as the top one (min-p sampling); 0 = plain sampling."""
 
 
 @dataclass(frozen=True)

@@ -97,8 +97,9 @@ class MolGAN:
         """Draw ``n`` graphs in chunks of ``batch_size`` (class ids on the CPU)."""
         device = next(self.generator.parameters()).device
         rng = torch.Generator(device=device).manual_seed(seed)
+        model = self.config.model
         yield from generate_graphs(
-            self.generator, n, rng, self.config.model.temperature, batch_size
+            self.generator, n, rng, model.temperature, batch_size, min_p=model.min_p
         )
 
     def sample_mols(self, n: int, seed: int = 0) -> list[Chem.Mol | None]:

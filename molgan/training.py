@@ -261,7 +261,8 @@ class Trainer:
         """Strict validity and uniqueness of ``n`` samples (a fixed seed, so rows compare)."""
         rng = torch.Generator(device=self.device).manual_seed(12345)
         smiles: list[str | None] = []
-        for graphs in generate_graphs(self.sampler, n, rng, self.config.model.temperature):
+        model = self.config.model
+        for graphs in generate_graphs(self.sampler, n, rng, model.temperature, min_p=model.min_p):
             smiles.extend(graphs_to_smiles(graphs, self.vocab))
         valid = [s for s in smiles if s is not None]
         row = {

@@ -5,7 +5,13 @@ import torch
 
 from molgan.graph import DenseGraph
 from molgan.models import Generator
-from molgan.sampling import gumbel_softmax, logits_to_graph, sample_dense_graph, softmax_graph
+from molgan.sampling import (
+    generate_graphs,
+    gumbel_softmax,
+    logits_to_graph,
+    sample_dense_graph,
+    softmax_graph,
+)
 from molgan.vocab import Vocabulary
 
 
@@ -124,3 +130,29 @@ def test_logits_to_graph_sample_frequencies():
     )
     assert graph.atoms.float().mean().item() == pytest.approx(0.9, abs=0.02)
     assert torch.all(graph.bonds == 0)
+
+
+class _FixedLogits(torch.nn.Module):
+    """A stand-in generator whose logits ignore z: atoms favour class 1 (p = 0.7 at T = 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.atoms = torch.log(torch.tensor([0.05, 0.7, 0.25]))  # [T]
+        self.bonds = torch.log(torch.tensor([0.9, 0.1]))  # [Y]
+
+    def sample_z(self, n, generator):
+        return torch.randn(n, 2, generator=generator)
+
+    def forward(self, z):
+        b = len(z)
+        return DenseGraph(self.atoms.expand(b, 3, 3), self.bonds.expand(b, 3, 3, 2))
+
+
+def test_min_p_cuts_only_the_rare_classes():
+    model = _FixedLogits()
+    draw = lambda min_p: next(generate_graphs(model, 4000, seeded(), 1.0, min_p=min_p))  # noqa: E731
+    plain, cut = draw(0.0), draw(0.1)  # 0.1 x 0.7 = 0.07: class 0 (0.05) goes, class 2 stays
+    assert (plain.atoms == 0).any() and not (cut.atoms == 0).any()
+    share = (cut.atoms == 2).float().mean().item()
+    assert share == pytest.approx(0.25 / 0.95, abs=0.02)  # renormalised over the kept classes
+    assert torch.equal(cut.bonds, cut.bonds.transpose(1, 2))
