@@ -240,10 +240,12 @@ class Trainer:
                 last = self.step == total
                 if self.step % cfg.log_every == 0 or last:
                     row = self._log_row()
-                    if self.step % cfg.eval_every == 0 or last:
+                    evaluated = self.step % cfg.eval_every == 0 or last
+                    if evaluated:
                         row.update(self.evaluate_sample(cfg.eval_samples))
-                        self._keep_if_best(row)
                     self._record(row)
+                    if evaluated:
+                        self._keep_if_best(row)  # after recording, so best/ holds its own row
                     bar.set_postfix({k: _short(v) for k, v in row.items() if k != "step"})
                 if self.out_dir is not None and (self.step % cfg.checkpoint_every == 0 or last):
                     self.save(self.out_dir / "checkpoint")

@@ -101,7 +101,8 @@ def test_keep_best_saves_the_best_evaluation(tmp_path, graph_batch, vocab):
         "value": best["eval_reward"],
         "step": best["step"],
     }
-    assert load_checkpoint(tmp_path / "best").step == best["step"]
+    saved = load_checkpoint(tmp_path / "best")
+    assert saved.step == best["step"] and saved.extra["history"][-1] == best
     with pytest.raises(ValueError, match="keep_best must be"):
         Trainer(small_config(keep_best="fcd"), vocab, graph_batch)
     with pytest.raises(ValueError, match="needs \\[reward\\] terms"):
