@@ -119,7 +119,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "training history of RUN (a checkpoint folder or a training folder) to OUT.",
     )
     export.add_argument("run", type=Path, help="a checkpoint folder, or a training --out folder")
-    export.add_argument("out", type=Path, help="the new checkpoint folder")
+    export.add_argument("out", type=Path, help="the new checkpoint folder (replaced if it exists)")
     export.set_defaults(handler=_export)
 
     filters = commands.add_parser(
