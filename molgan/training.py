@@ -146,7 +146,7 @@ class Trainer:
         self.max_net_charge = max_net_charge(graphs, vocab)
         self.step = 0
         self.history: list[dict[str, Any]] = []
-        self.best: dict[str, float] = {"value": -math.inf, "step": 0}
+        self.best: dict[str, Any] = {"value": None, "step": 0}  # JSON-safe: no -inf
         if cfg.keep_best not in ("", "valid_unique", "eval_reward"):
             raise ValueError(
                 f"keep_best must be '', 'valid_unique' or 'eval_reward', not {cfg.keep_best!r}"
@@ -395,7 +395,7 @@ class Trainer:
         if not key or self.out_dir is None:
             return
         value = row["validity"] * row["uniqueness"] if key == "valid_unique" else row[key]
-        if value > self.best["value"]:
+        if self.best["value"] is None or value > self.best["value"]:
             self.best = {"value": value, "step": self.step}
             self.save(self.out_dir / "best")
 
