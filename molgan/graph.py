@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from rdkit import Chem
 
+from molgan.chem import quiet_rdkit, strict_smiles
 from molgan.vocab import Vocabulary
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "mol_to_graph",
     "graph_to_mol",
     "graphs_to_mols",
+    "graphs_to_smiles",
     "decode_arrays",
 ]
 
@@ -166,6 +168,12 @@ def graphs_to_mols(graphs: MolGraph, vocab: Vocabulary) -> list[Chem.Mol | None]
     return decode_arrays(
         graphs.atoms.detach().cpu().numpy(), graphs.bonds.detach().cpu().numpy(), vocab
     )
+
+
+def graphs_to_smiles(graphs: MolGraph, vocab: Vocabulary) -> list[str | None]:
+    """Canonical SMILES of every graph that is a strictly valid molecule, else ``None``."""
+    with quiet_rdkit():
+        return [strict_smiles(mol) for mol in graphs_to_mols(graphs, vocab)]
 
 
 def decode_arrays(atoms: np.ndarray, bonds: np.ndarray, vocab: Vocabulary) -> list[Chem.Mol | None]:

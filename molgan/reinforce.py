@@ -18,21 +18,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from molgan.chem import quiet_rdkit, strict_smiles
 from molgan.config import Config
-from molgan.graph import DenseGraph, MolGraph, graphs_to_mols
+from molgan.graph import DenseGraph, MolGraph, graphs_to_smiles
 from molgan.losses import balance_scale, reward_loss, rl_generator_loss
 from molgan.models import RewardNetwork
 from molgan.rewards import Objective, RewardScorer
 from molgan.vocab import Vocabulary
 
-__all__ = ["RewardLearner", "graphs_to_smiles"]
-
-
-def graphs_to_smiles(graphs: MolGraph, vocab: Vocabulary) -> list[str | None]:
-    """Canonical SMILES of every graph that is a strictly valid molecule, else ``None``."""
-    with quiet_rdkit():
-        return [strict_smiles(mol) for mol in graphs_to_mols(graphs, vocab)]
+__all__ = ["RewardLearner"]
 
 
 class RewardLearner:

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from molgan.config import Config
-from molgan.graph import DenseGraph, MolGraph
+from molgan.graph import DenseGraph, MolGraph, graphs_to_smiles
 from molgan.losses import (
     entropy_regularizer,
     get_gan_loss,
@@ -33,7 +33,7 @@ from molgan.losses import (
     structure_penalty,
 )
 from molgan.models import Discriminator, Generator
-from molgan.reinforce import RewardLearner, graphs_to_smiles
+from molgan.reinforce import RewardLearner
 from molgan.sampling import generate_graphs, sample_dense_graph, softmax_graph
 from molgan.vocab import Vocabulary
 

@@ -3,8 +3,8 @@ import torch
 
 from molgan.config import Config
 from molgan.data import QM9_SPLITS
+from molgan.graph import graphs_to_smiles
 from molgan.model import load_training_graphs
-from molgan.reinforce import graphs_to_smiles
 from molgan.rewards import Objective, RewardScorer
 from molgan.sampling import generate_graphs
 from molgan.training import Trainer

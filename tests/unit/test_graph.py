@@ -3,7 +3,7 @@ import pytest
 import torch
 from rdkit import Chem
 
-from molgan.chem import mol_to_smiles, smiles_to_mol
+from molgan.chem import canonical_smiles, mol_to_smiles, smiles_to_mol
 from molgan.data import QM9_PATH, featurize
 from molgan.graph import (
     MolGraph,
@@ -11,6 +11,7 @@ from molgan.graph import (
     UnknownAtomError,
     graph_to_mol,
     graphs_to_mols,
+    graphs_to_smiles,
     mol_to_graph,
 )
 from molgan.io import read_smiles
@@ -115,3 +116,10 @@ def test_every_qm9_molecule_round_trips():
     examples.add(int((atoms > 0).sum(1).argmax()))
     derived = Vocabulary.from_mols(Chem.MolFromSmiles(smiles[row]) for row in examples)
     assert derived == Vocabulary.qm9()
+
+
+def test_graphs_to_smiles_decodes_strictly(graph_batch, vocab, tiny_smiles):
+    smiles = graphs_to_smiles(graph_batch, vocab)
+    assert smiles == [canonical_smiles(s) for s in tiny_smiles]
+    empty = MolGraph(torch.zeros(1, 9, dtype=torch.long), torch.zeros(1, 9, 9, dtype=torch.long))
+    assert graphs_to_smiles(empty, vocab) == [None]
