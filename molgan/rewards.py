@@ -64,6 +64,16 @@ SAMPLE_REWARDS = ("novelty", "uniqueness")
 """Rewards of a sample in its context, built by :class:`RewardScorer` (not in :data:`REWARDS`)."""
 
 
+PROPERTIES: dict[str, Callable[[Chem.Mol], float]] = {
+    "qed": QED.qed,
+    "sa": lambda mol: _sascorer().calculateScore(mol),
+    "logp": Crippen.MolLogP,
+    "np": lambda mol: _npscorer().scoreMol(mol, _np_model()),
+    "mol_weight": Descriptors.MolWt,
+}
+"""The raw properties behind the rewards (plus molecular weight), for plots and tables."""
+
+
 def remap(value: float, lo: float, hi: float) -> float:
     """``(value - lo) / (hi - lo)`` clipped to [0, 1]; ``hi < lo`` makes lower values better.
 
@@ -347,16 +357,6 @@ def mean_rewards(
     for k, name in enumerate(names):
         result[name] = float(scores[:, k].mean()) if valid else None
     return result
-
-
-PROPERTIES: dict[str, Callable[[Chem.Mol], float]] = {
-    "qed": QED.qed,
-    "sa": lambda mol: _sascorer().calculateScore(mol),
-    "logp": Crippen.MolLogP,
-    "np": lambda mol: _npscorer().scoreMol(mol, _np_model()),
-    "mol_weight": Descriptors.MolWt,
-}
-"""The raw properties behind the rewards (plus molecular weight), for plots and tables."""
 
 
 def molecule_properties(
