@@ -205,13 +205,6 @@ class Objective:
         if self.weights and len(self.weights) != len(self.terms):
             raise ValueError(f"{len(self.weights)} weights given for {len(self.terms)} terms")
 
-    @property
-    def names(self) -> tuple[str, ...]:
-        """A printable name per term (a callable's ``__name__``)."""
-        return tuple(
-            t if isinstance(t, str) else getattr(t, "__name__", "custom") for t in self.terms
-        )
-
     def combine_scores(self, scores: np.ndarray) -> np.ndarray:
         """Combine per-term scores ``[B, K]`` (columns in ``terms`` order) into rewards ``[B]``.
 

@@ -170,7 +170,7 @@ class Trainer:
         cfg = self.config.train
         with self._autocast():
             real = self._real_batch()
-            fake = DenseGraph(*(t.detach() for t in self._fake_batch()))
+            fake = DenseGraph(*(t.detach() for t in self._generate()[2]))
             real_scores = self.discriminator(real)  # [B, 1]
             fake_scores = self.discriminator(fake)  # [B, 1]
             loss_d = self.gan_loss.discriminator(real_scores, fake_scores)
@@ -427,9 +427,6 @@ class Trainer:
             len(self.atoms), (self.config.train.batch_size,), generator=self.rng, device=self.device
         )
         return MolGraph(self.atoms[idx], self.bonds[idx]).one_hot(self.vocab)
-
-    def _fake_batch(self) -> DenseGraph:
-        return self._generate()[2]
 
     def _generate(self) -> tuple[torch.Tensor, DenseGraph, DenseGraph]:
         """Latent codes ``[B, Z]``, the generator's logits, and their Gumbel-softmax sample."""
