@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 import logging
 import multiprocessing
@@ -27,7 +28,7 @@ from tqdm.auto import tqdm
 
 from molgan.chem import quiet_rdkit
 from molgan.graph import EncodingError, MolGraph, decode_arrays, mol_to_graph
-from molgan.io import InputFileError, read_smiles
+from molgan.io import InputFileError, atomic_write_bytes, atomic_write_text, read_smiles
 from molgan.vocab import Vocabulary
 
 __all__ = [
@@ -252,7 +253,12 @@ class MoleculeDataset(InMemoryDataset):
         stem = self.source.name.split(".")[0]
         self._key = f"{stem}-{digest}-{self.vocab.fingerprint}-v{_CACHE_FORMAT}"
         super().__init__(str(root or self.source.parent), log=False)
-        cache = torch.load(self.processed_paths[0], weights_only=True)
+        try:
+            cache = torch.load(self.processed_paths[0], weights_only=True)
+        except RuntimeError:  # a cache left half-written by an older version: rebuild it
+            logger.warning("rebuilding the unreadable cache %s", self.processed_paths[0])
+            self.process()
+            cache = torch.load(self.processed_paths[0], weights_only=True)
         self.graphs = MolGraph(cache["atoms"], cache["bonds"])
         self.rows = cache["rows"]
         self.smiles = json.loads(Path(self.processed_paths[1]).read_text())["smiles"]
@@ -273,12 +279,17 @@ class MoleculeDataset(InMemoryDataset):
         return ["graphs.pt", "meta.json"]
 
     def process(self) -> None:
-        """Featurise the source file and write the cache."""
+        """Featurise the source file and write the cache.
+
+        Both files are written atomically, so runs that start together on one file never read
+        a half-written cache; each may featurise it, and the last rename wins.
+        """
         feats = featurize(read_smiles(self.source), self.vocab, progress=self.progress)
         for reason, count in feats.skipped.items():
             logger.info("skipped %d of %d rows of %s: %s", count, feats.n_rows, self.source, reason)
         tensors = {"atoms": feats.graphs.atoms, "bonds": feats.graphs.bonds, "rows": feats.rows}
-        torch.save(tensors, self.processed_paths[0])
+        buffer = io.BytesIO()
+        torch.save(tensors, buffer)
         meta = {
             "source": str(self.source),
             "vocabulary": self.vocab.to_dict(),
@@ -286,7 +297,8 @@ class MoleculeDataset(InMemoryDataset):
             "skipped": feats.skipped,
             "smiles": feats.smiles,
         }
-        Path(self.processed_paths[1]).write_text(json.dumps(meta))
+        atomic_write_text(self.processed_paths[1], json.dumps(meta))
+        atomic_write_bytes(self.processed_paths[0], buffer.getvalue())
 
     def len(self) -> int:
         """Number of molecules kept."""

@@ -17,7 +17,13 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["InputFileError", "read_smiles", "write_smiles", "atomic_write_text"]
+__all__ = [
+    "InputFileError",
+    "read_smiles",
+    "write_smiles",
+    "atomic_write_text",
+    "atomic_write_bytes",
+]
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _SMILES_COLUMN = "smiles"
@@ -67,13 +73,18 @@ def write_smiles(path: str | os.PathLike, smiles: Iterable[str]) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename, so readers never see half."""
+    """Write ``text`` as UTF-8 via a temporary file and a rename, so readers never see half."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename, so readers never see half."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:

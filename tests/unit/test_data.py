@@ -1,5 +1,6 @@
 import gzip
 import shutil
+from pathlib import Path
 
 import torch
 
@@ -57,6 +58,18 @@ def test_dataset_caches_by_file_hash_and_vocabulary(tmp_path, tiny_smiles):
     bigger = Vocabulary(Vocabulary.qm9().atom_types, max_atoms=12)  # so does a new vocabulary
     assert len(MoleculeDataset(source, bigger, progress=False)) == 12
     assert len(list((tmp_path / "processed").iterdir())) == 3
+
+
+def test_a_truncated_cache_is_rebuilt_not_a_crash(tmp_path, tiny_smiles):
+    source = tmp_path / "mols.smi"
+    source.write_text("\n".join(tiny_smiles[:10]) + "\n")
+    first = MoleculeDataset(source, progress=False)
+    cache = Path(first.processed_paths[0])
+    cache.write_bytes(cache.read_bytes()[:100])  # what a reader racing a plain write could see
+    again = MoleculeDataset(source, progress=False)
+    assert again.smiles == first.smiles
+    assert torch.equal(again.graphs.bonds, first.graphs.bonds)
+    assert not [p for p in cache.parent.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_dataset_items_are_pyg_data_matching_the_dense_graphs(tmp_path, tiny_smiles, vocab):
