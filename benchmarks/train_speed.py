@@ -4,7 +4,10 @@ A step is one discriminator update on ``batch`` real and ``batch`` generated gra
 generator update every ``n_critic`` (5) steps; molecules/s = batch x steps / s (real molecules
 seen by the critic). The "RDKit-in-step" row emulates a plain MolGAN port, which decodes and
 scores every generated batch with RDKit in the training process: the same trainer plus a strict
-RDKit validity check of each step's fake batch.
+RDKit validity check of each step's fake batch. The "RL (QED)" row is molgan's own RL step
+(``[reward] terms = ["qed", "uniqueness"]``, no warm-up): the reward network's update and the
+generator's RL term run in the step, while RDKit scores the previous fake batch in worker
+processes (``[reward] n_jobs``).
 
 Usage: python benchmarks/train_speed.py [--device cpu|cuda] [--batches 32 1024] [--seconds 20]
 """
@@ -40,6 +43,8 @@ def main() -> None:
     for batch in args.batches:
         rows.append(_measure(dataset, batch, device, args.seconds, rdkit_in_step=False))
     rows.append(_measure(dataset, args.batches[0], device, args.seconds, rdkit_in_step=True))
+    for batch in args.batches:
+        rows.append(_measure(dataset, batch, device, args.seconds, rl=True))
     info = {
         "date": date.today().isoformat(),
         "device": torch.cuda.get_device_name(device)
@@ -59,14 +64,17 @@ def main() -> None:
             json.dump(info, handle, indent=2)
 
 
-def _measure(dataset, batch: int, device, seconds: float, rdkit_in_step: bool) -> dict:
+def _measure(
+    dataset, batch: int, device, seconds: float, rdkit_in_step: bool = False, rl: bool = False
+) -> dict:
     config = Config().replace(
         train={
             "batch_size": batch,
             "structure_weight": 1.0,
             "log_every": 10**9,
             "eval_every": 10**9,
-        }
+        },
+        reward={"terms": ("qed", "uniqueness"), "warmup": 0.0} if rl else {},
     )
     trainer = Trainer(config, dataset.vocab, dataset.graphs, device=device, progress=False)
 
@@ -88,8 +96,10 @@ def _measure(dataset, batch: int, device, seconds: float, rdkit_in_step: bool) -
         steps += 10
         _sync(device)
     elapsed = time.perf_counter() - start
+    if trainer.rewards is not None:
+        trainer.rewards.close()
     return {
-        "mode": "RDKit-in-step" if rdkit_in_step else "molgan",
+        "mode": "RDKit-in-step" if rdkit_in_step else "RL (QED)" if rl else "molgan",
         "batch": batch,
         "steps_per_s": steps / elapsed,
         "mol_per_s": steps * batch / elapsed,
