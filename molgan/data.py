@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from rdkit import Chem
 from torch_geometric.data import Batch, Data, InMemoryDataset
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from molgan.chem import quiet_rdkit
 from molgan.graph import EncodingError, MolGraph, decode_arrays, mol_to_graph

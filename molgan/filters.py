@@ -17,7 +17,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import Crippen, Descriptors, Lipinski
 from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from molgan.chem import quiet_rdkit, strict_smiles
 
