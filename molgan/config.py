@@ -130,12 +130,20 @@ class TrainConfig:
     an RL objective on top of a trained GAN); optimisers start fresh. Empty: random weights."""
 
 
+ESTIMATORS = ("network", "reinforce")
+"""The values of ``[reward] estimator``."""
+
+
 @dataclass(frozen=True)
 class RewardConfig:
-    """MolGAN's reinforcement term: a reward network fit to RDKit rewards, climbed by the generator.
+    """The reinforcement term that pushes the generator towards RDKit rewards.
 
-    The generator minimises ``L_G = gan_weight * L_GAN + (1 - gan_weight) * alpha * L_RL`` with
-    ``L_RL = -E[R(G(z))]`` and ``alpha = |L_GAN / L_RL|`` (De Cao & Kipf 2018, Sec. 3.3).
+    With ``estimator = "network"`` (MolGAN, De Cao & Kipf 2018, Sec. 3.3) a reward network is fit
+    to the RDKit rewards and the generator minimises
+    ``L_G = gan_weight * L_GAN + (1 - gan_weight) * alpha * L_RL`` with ``L_RL = -E[R(G(z))]``
+    and ``alpha = |L_GAN / L_RL|``. With ``"reinforce"`` no network is fit: ``L_RL`` is the
+    score-function loss of the sampled graphs' exact rewards (:func:`molgan.losses.reinforce_loss`)
+    and ``alpha`` is the constant ``reinforce_scale``.
     """
 
     terms: tuple[str, ...] = ()
@@ -157,6 +165,11 @@ class RewardConfig:
     real_pool: int = 4096
     """Training molecules the reward network sees as real examples (a fixed seeded subset, so
     their RDKit rewards are computed once and cached; 0 = the whole training set)."""
+    estimator: str = "network"
+    """How the RL gradient is estimated: ``"network"`` (MolGAN's reward network) or
+    ``"reinforce"`` (policy gradient on the exact rewards; steadier, see docs/results.md)."""
+    reinforce_scale: float = 10.0
+    """``"reinforce"`` only: the REINFORCE loss's weight inside the ``1 - gan_weight`` share."""
 
 
 @dataclass(frozen=True)
@@ -234,6 +247,10 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
                 raise ValueError(f"[{name}] {key} must be a number, got {value!r}")
         built[name] = cls(**values)
     reward = built["reward"]
+    if reward.estimator not in ESTIMATORS:
+        raise ValueError(
+            f"[reward] estimator must be one of {list(ESTIMATORS)}, got {reward.estimator!r}"
+        )
     if reward.terms:
         from molgan.rewards import Objective
 

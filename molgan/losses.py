@@ -28,6 +28,7 @@ __all__ = [
     "entropy_regularizer",
     "reward_loss",
     "rl_generator_loss",
+    "reinforce_loss",
     "balance_scale",
     "structure_penalty",
     "mode_seeking_loss",
@@ -40,6 +41,7 @@ GRADIENT_PENALTY_WEIGHT = 10.0  # lambda of WGAN-GP (Gulrajani et al. 2017), als
 
 # |L_RL| below this counts as zero in balance_scale, so alpha stays finite.
 _BALANCE_EPS = 1e-8
+_ADVANTAGE_EPS = 1e-6  # keeps A finite when all rewards are equal (A = 0 then)
 # Added under the square root of the gradient norm: d sqrt(s)/ds stays finite at s = 0.
 _NORM_EPS = 1e-12
 # MSGAN's epsilon in 1 / (ratio + eps) (Mao et al. 2019).
@@ -235,6 +237,31 @@ def rl_generator_loss(predicted_rewards: torch.Tensor) -> torch.Tensor:
         -0.5
     """
     return -predicted_rewards.mean()
+
+
+def reinforce_loss(log_prob: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+    """Score-function (REINFORCE, Williams 1992) loss on exact rewards of sampled graphs.
+
+    ``-mean(A * log p(x))`` with the batch-standardised advantage ``A = (R - mean R) / std R``
+    (the batch mean is the baseline), so its gradient raises the probability of graphs that
+    scored above the batch and lowers the rest. Unlike :func:`rl_generator_loss` it needs no
+    reward network: ``rewards`` are the RDKit rewards themselves. A batch whose rewards are all
+    equal gives zero.
+
+    Args:
+        log_prob: ``[B]`` log-probabilities of the sampled graphs (see
+            :func:`molgan.sampling.graph_log_prob`), differentiable in the generator.
+        rewards: ``[B]`` rewards of the same graphs.
+
+    Examples:
+        >>> lp = torch.zeros(2, requires_grad=True)
+        >>> reinforce_loss(lp, torch.tensor([1.0, 0.0])).backward()
+        >>> [round(g, 4) for g in lp.grad.tolist()]  # descending raises the better graph's
+        [-0.3536, 0.3536]
+    """
+    rewards = rewards.to(log_prob.dtype)
+    advantage = (rewards - rewards.mean()) / (rewards.std() + _ADVANTAGE_EPS)
+    return -(advantage.detach() * log_prob).mean()
 
 
 def balance_scale(gan_loss: torch.Tensor, rl_loss: torch.Tensor) -> torch.Tensor:

@@ -1,12 +1,18 @@
-"""MolGAN's reinforcement term: a reward network fit to RDKit rewards, and the RL generator loss.
+"""The reinforcement term: RDKit rewards of generated graphs, turned into a generator loss.
 
-RDKit cannot sit in a differentiable loss, so MolGAN (De Cao & Kipf 2018, Sec. 3.3) learns a
-differentiable stand-in: a :class:`~molgan.models.RewardNetwork` regressed (MSE) onto the RDKit
-rewards of real and generated batches, whose prediction the generator then climbs.
-:class:`RewardLearner` owns that network, its optimiser and a :class:`~molgan.rewards.RewardScorer`.
-Scoring is pipelined: the batches of step ``t`` are decoded and scored by a background thread (the
-RDKit work itself in worker processes) while the device runs step ``t + 1``, and the network is
-fit on step ``t``'s rewards when step ``t + 1`` observes its own batches.
+RDKit cannot sit in a differentiable loss. MolGAN (De Cao & Kipf 2018, Sec. 3.3) therefore learns
+a differentiable stand-in: a :class:`~molgan.models.RewardNetwork` regressed (MSE) onto the RDKit
+rewards of real and generated batches, whose prediction the generator then climbs
+(``[reward] estimator = "network"``). The alternative, ``"reinforce"``, needs no stand-in: the
+generator samples every atom and bond from a categorical distribution, so the log-probability of
+a sampled graph is exact, and the score-function gradient (Williams 1992) of its exact reward
+raises the probability of the graphs that scored well.
+
+:class:`RewardLearner` owns the scorer (:class:`~molgan.rewards.RewardScorer`) and, for
+``"network"``, the network and its optimiser. Scoring is pipelined: the batches of step ``t`` are
+decoded and scored by a background thread (the RDKit work itself in worker processes) while the
+device runs step ``t + 1``; step ``t``'s rewards are used (network fit, or policy batch) when step
+``t + 1`` observes its own batches.
 """
 
 from __future__ import annotations
@@ -20,19 +26,22 @@ import torch
 
 from molgan.config import Config
 from molgan.graph import DenseGraph, MolGraph, graphs_to_smiles
-from molgan.losses import balance_scale, reward_loss, rl_generator_loss
-from molgan.models import RewardNetwork
+from molgan.losses import balance_scale, reinforce_loss, reward_loss, rl_generator_loss
+from molgan.models import Generator, RewardNetwork
 from molgan.rewards import Objective, RewardScorer
+from molgan.sampling import graph_log_prob
 from molgan.vocab import Vocabulary
 
 __all__ = ["RewardLearner"]
 
 
 class RewardLearner:
-    """The reward network, its optimiser, and the RDKit scorer that gives it targets.
+    """The RDKit scorer, and what turns its rewards into a generator loss.
 
-    The real examples cycle through a fixed, seeded pool of ``config.reward.real_pool``
-    training molecules, in batches as large as the generated ones.
+    With ``estimator = "network"``, the reward network and its optimiser: its real examples
+    cycle through a fixed, seeded pool of ``config.reward.real_pool`` training molecules, in
+    batches as large as the generated ones. With ``"reinforce"``, the last scored batch of
+    generated graphs (latent codes, class ids, rewards); no real molecules are scored.
 
     Args:
         config: The run's configuration (``config.reward`` must name at least one term).
@@ -57,46 +66,87 @@ class RewardLearner:
         pool = pool[: cfg.real_pool] if cfg.real_pool > 0 else pool
         self.real_pool = MolGraph(graphs.atoms[pool].to(device), graphs.bonds[pool].to(device))
         self._real_offset = 0
-        self.network = RewardNetwork.from_config(config.model, vocab).to(device)
-        self.optimizer = torch.optim.Adam(
-            self.network.parameters(), lr=cfg.lr, betas=config.train.betas
-        )
+        self.reinforce = cfg.estimator == "reinforce"
+        self.network: RewardNetwork | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        if not self.reinforce:
+            self.network = RewardNetwork.from_config(config.model, vocab).to(device)
+            self.optimizer = torch.optim.Adam(
+                self.network.parameters(), lr=cfg.lr, betas=config.train.betas
+            )
         self._executor: ThreadPoolExecutor | None = None
-        self._pending: tuple[DenseGraph, int, Future] | None = None
+        # Queued for scoring: graphs (real first, then fake), n_real, fake latent codes, rewards.
+        self._pending: tuple[DenseGraph, int, torch.Tensor, Future] | None = None
+        # "reinforce": the last scored fake batch, (latent codes, class ids, rewards).
+        self._policy_batch: tuple[torch.Tensor, MolGraph, torch.Tensor] | None = None
         self._fake_rewards: list[float] = []
 
-    def observe(self, fake: DenseGraph) -> None:
-        """Queue generated graphs (and as many real ones) for scoring; fit on the previous batch.
+    def observe(self, fake: DenseGraph, z: torch.Tensor) -> None:
+        """Queue a generated batch for scoring, and use the previous batch's rewards.
+
+        For ``"network"``, as many real molecules are queued with it.
 
         Args:
             fake: The generated graphs the discriminator saw, ``atoms [B, N, T]`` and
-                ``bonds [B, N, N, Y]`` (their argmax is what gets scored).
+                ``bonds [B, N, N, Y]`` (their argmax, the sampled class ids, is what gets scored).
+            z: The latent codes ``[B, Z]`` that generated ``fake``.
         """
         if self._executor is None:
             self.scorer.start()  # fork the RDKit workers from this (the main) thread
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="molgan-reward")
-        real = self._next_real(len(fake.atoms))
-        graphs = DenseGraph(
-            torch.cat([real.atoms, fake.atoms]).detach(),
-            torch.cat([real.bonds, fake.bonds]).detach(),
-        )
+        if self.reinforce:
+            graphs, n_real = DenseGraph(fake.atoms.detach(), fake.bonds.detach()), 0
+        else:
+            real = self._next_real(len(fake.atoms))
+            graphs = DenseGraph(
+                torch.cat([real.atoms, fake.atoms]).detach(),
+                torch.cat([real.bonds, fake.bonds]).detach(),
+            )
+            n_real = len(real.atoms)
         ids = MolGraph(graphs.atoms.argmax(-1), graphs.bonds.argmax(-1))
         # The thread copies ids to the host, so the training loop does not wait for the device.
-        future = self._executor.submit(self._score, ids, len(real.atoms))
+        future = self._executor.submit(self._score, ids, n_real)
         self.flush()
-        self._pending = (graphs, len(real.atoms), future)
+        self._pending = (graphs, n_real, z.detach(), future)
 
     def flush(self) -> None:
-        """Fit the reward network on the queued batch, if any (waits for its rewards)."""
-        if self._pending is not None:
-            graphs, n_real, future = self._pending
-            self._pending = None
-            self._fit(graphs, n_real, future.result())
+        """Use the queued batch's rewards, if any (waits for them).
 
-    def generator_loss(self, gan_loss: torch.Tensor, fake: DenseGraph) -> torch.Tensor:
-        """``λ L_GAN + (1 - λ) α L_RL`` with ``L_RL = -E[R(fake)]`` and ``α = |L_GAN / L_RL|``."""
-        rl_loss = rl_generator_loss(self.network(fake))
+        ``"network"`` fits the reward network on them; ``"reinforce"`` keeps the batch for the
+        next generator loss.
+        """
+        if self._pending is None:
+            return
+        graphs, n_real, z, future = self._pending
+        self._pending = None
+        rewards = future.result()
+        if self.reinforce:
+            ids = MolGraph(graphs.atoms.argmax(-1), graphs.bonds.argmax(-1))
+            fake_rewards = torch.as_tensor(rewards, dtype=torch.float32, device=self.device)
+            self._policy_batch = (z, ids, fake_rewards)
+        else:
+            self._fit(graphs, n_real, rewards)
+        self._fake_rewards.extend(rewards[n_real:].tolist())
+
+    def generator_loss(
+        self, gan_loss: torch.Tensor, fake: DenseGraph, generator: Generator
+    ) -> torch.Tensor:
+        """``λ L_GAN + (1 - λ) α L_RL``.
+
+        ``"network"``: ``L_RL = -E[R̂(fake)]`` and ``α = |L_GAN / L_RL|`` (MolGAN).
+        ``"reinforce"``: ``L_RL`` is the REINFORCE loss of the last scored batch, its
+        log-probabilities re-evaluated under ``generator`` (whose weights have moved at most
+        one update since it was drawn), and ``α = reinforce_scale``; before any batch has been
+        scored it is ``L_GAN`` alone.
+        """
         weight = self.config.gan_weight
+        if self.reinforce:
+            if self._policy_batch is None:
+                return gan_loss
+            z, ids, rewards = self._policy_batch
+            rl_loss = reinforce_loss(graph_log_prob(generator(z), ids), rewards)
+            return weight * gan_loss + (1.0 - weight) * self.config.reinforce_scale * rl_loss
+        rl_loss = rl_generator_loss(self.network(fake))
         return weight * gan_loss + (1.0 - weight) * balance_scale(gan_loss, rl_loss) * rl_loss
 
     def pop_mean_reward(self) -> float:
@@ -104,40 +154,54 @@ class RewardLearner:
         rewards, self._fake_rewards = self._fake_rewards, []
         return float(np.mean(rewards)) if rewards else math.nan
 
-    def state(self) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any], dict[str, Any]]:
-        """Checkpoint parts: weights (network, queued batch), optimiser state, JSON-ready extras.
+    def state(
+        self,
+    ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any] | None, dict[str, Any]]:
+        """Checkpoint parts: weights, the network's optimiser state, JSON-ready extras.
 
-        The extras are the recent samples the uniqueness reward counts against and the rewards
-        not yet logged.
+        The weights are the network's and the queued and policy batches; the optimiser state is
+        None for ``"reinforce"``. The extras are the recent samples the uniqueness reward counts
+        against and the rewards not yet logged.
 
-        The queued batch is saved with its rewards (waited for, not fit), so a resumed run fits
-        exactly what an uninterrupted one would.
+        The queued batch is saved with its rewards (waited for, not used), and so is the policy
+        batch, so a resumed run continues exactly as an uninterrupted one would.
         """
-        weights = {"reward": self.network.state_dict()}
+        weights = {"reward": self.network.state_dict()} if self.network is not None else {}
         if self._pending is not None:
-            graphs, n_real, future = self._pending
+            graphs, n_real, z, future = self._pending
             weights["reward_queue"] = {
                 "atoms": graphs.atoms,
                 "bonds": graphs.bonds,
+                "z": z,
                 "rewards": torch.as_tensor(future.result(), dtype=torch.float64),
                 "n_real": torch.tensor(n_real),
+            }
+        if self._policy_batch is not None:
+            z, ids, rewards = self._policy_batch
+            weights["reward_policy"] = {
+                "z": z,
+                "atoms": ids.atoms,
+                "bonds": ids.bonds,
+                "rewards": rewards,
             }
         extra = {
             "recent_samples": list(self.scorer.recent),
             "unlogged": self._fake_rewards,
             "real_offset": self._real_offset,
         }
-        return weights, self.optimizer.state_dict(), extra
+        optimizer = self.optimizer.state_dict() if self.optimizer is not None else None
+        return weights, optimizer, extra
 
     def load_state(
         self,
         weights: dict[str, dict[str, torch.Tensor]],
-        optimizer: dict[str, Any],
+        optimizer: dict[str, Any] | None,
         extra: dict[str, Any],
     ) -> None:
         """Restore what :meth:`state` returned."""
-        self.network.load_state_dict(weights["reward"])
-        self.optimizer.load_state_dict(optimizer)
+        if self.network is not None:
+            self.network.load_state_dict(weights["reward"])
+            self.optimizer.load_state_dict(optimizer)
         self.scorer.recent.clear()
         self.scorer.recent.extend(extra["recent_samples"])
         self._fake_rewards = list(extra["unlogged"])
@@ -148,7 +212,13 @@ class RewardLearner:
             future: Future = Future()
             future.set_result(queue["rewards"].numpy())
             graphs = DenseGraph(queue["atoms"].to(self.device), queue["bonds"].to(self.device))
-            self._pending = (graphs, int(queue["n_real"]), future)
+            z = queue["z"].to(self.device)
+            self._pending = (graphs, int(queue["n_real"]), z, future)
+        self._policy_batch = None
+        if "reward_policy" in weights:
+            policy = {k: v.to(self.device) for k, v in weights["reward_policy"].items()}
+            ids = MolGraph(policy["atoms"], policy["bonds"])
+            self._policy_batch = (policy["z"], ids, policy["rewards"])
 
     def close(self) -> None:
         """Stop the scoring thread and worker processes."""
@@ -178,4 +248,3 @@ class RewardLearner:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        self._fake_rewards.extend(rewards[n_real:].tolist())

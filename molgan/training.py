@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from molgan.config import Config
@@ -170,7 +170,8 @@ class Trainer:
         cfg = self.config.train
         with self._autocast():
             real = self._real_batch()
-            fake = DenseGraph(*(t.detach() for t in self._generate()[2]))
+            z_fake, _, fake = self._generate()
+            fake = DenseGraph(fake.atoms.detach(), fake.bonds.detach())
             real_scores = self.discriminator(real)  # [B, 1]
             fake_scores = self.discriminator(fake)  # [B, 1]
             loss_d = self.gan_loss.discriminator(real_scores, fake_scores)
@@ -187,14 +188,14 @@ class Trainer:
         self._track(loss_d, self._loss_d_sum)
         self._d_updates += 1
         if self.rewards is not None:
-            self.rewards.observe(fake)
+            self.rewards.observe(fake, z_fake)
 
         if (self.step + 1) % cfg.n_critic == 0:
             with self._autocast():
                 z, logits, fake = self._generate()
                 loss_g = self.gan_loss.generator(self.discriminator(fake))
                 if self.rewards is not None and self.step >= self._rl_start:
-                    loss_g = self.rewards.generator_loss(loss_g, fake)
+                    loss_g = self.rewards.generator_loss(loss_g, fake, self.generator)
                 if cfg.diversity_weight:
                     loss_g = loss_g + cfg.diversity_weight * mode_seeking_loss(
                         softmax_graph(logits), z
@@ -301,8 +302,10 @@ class Trainer:
             },
         }
         if self.rewards is not None:
-            reward_weights, optimizers["reward"], reward_extra = self.rewards.state()
+            reward_weights, reward_optimizer, reward_extra = self.rewards.state()
             weights.update(reward_weights)
+            if reward_optimizer is not None:
+                optimizers["reward"] = reward_optimizer
             extra["rewards"] = reward_extra
         return Checkpoint(
             config=self.config,
@@ -324,7 +327,9 @@ class Trainer:
         self.opt_d.load_state_dict(checkpoint.optimizers["discriminator"])
         if self.rewards is not None:
             self.rewards.load_state(
-                checkpoint.weights, checkpoint.optimizers["reward"], checkpoint.extra["rewards"]
+                checkpoint.weights,
+                checkpoint.optimizers.get("reward"),
+                checkpoint.extra["rewards"],
             )
         self.rng.set_state(checkpoint.rng["trainer"])
         torch.set_rng_state(checkpoint.rng["torch"])

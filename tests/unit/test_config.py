@@ -30,6 +30,7 @@ def test_toml_round_trip(tmp_path):
         ('[reward]\nterms = "qed"\n', "must be a list"),
         ('[reward]\nterms = ["qed"]\ncombine = "max"\n', "combine must be"),
         ('[reward]\nterms = ["qed"]\nweights = [1, 2]\n', "2 weights given for 1 terms"),
+        ('[reward]\nestimator = "ppo"\n', "estimator must be one of"),
     ],
 )
 def test_bad_configs_name_the_file_and_problem(tmp_path, text, message):

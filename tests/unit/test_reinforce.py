@@ -36,8 +36,9 @@ def test_reward_network_fits_the_rewards_of_one_batch(graph_batch, vocab):
         )
     with torch.no_grad():
         start = float(reward_loss(learner.network(batch), target))
+    z = torch.zeros(len(batch.atoms), 1)  # only "reinforce" uses the latent codes
     for _ in range(150):
-        learner.observe(batch)
+        learner.observe(batch, z)
     learner.flush()
     learner.close()
     with torch.no_grad():

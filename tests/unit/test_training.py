@@ -72,6 +72,18 @@ def test_rl_checkpoint_holds_the_reward_network(tmp_path, graph_batch, vocab):
     assert len(loaded.extra["rewards"]["recent_samples"]) <= 3 * 8
 
 
+def test_reinforce_fits_no_network_and_checkpoints_its_policy_batch(tmp_path, graph_batch, vocab):
+    config = small_config(reward={**RL, "estimator": "reinforce"})
+    trainer = Trainer(config, vocab, graph_batch, device="cpu", progress=False)
+    assert trainer.rewards.network is None
+    history = trainer.fit(steps=5)
+    assert all(0.0 <= row["reward"] <= 1.0 for row in history)
+    trainer.save(tmp_path / "ckpt")
+    loaded = load_checkpoint(tmp_path / "ckpt")
+    assert set(loaded.weights) == {"generator", "discriminator", "reward_queue", "reward_policy"}
+    assert loaded.weights["reward_policy"]["z"].shape == (8, config.model.z_dim)
+
+
 def test_init_from_starts_with_a_checkpoints_weights(tmp_path, graph_batch, vocab):
     pretrained = Trainer(small_config(), vocab, graph_batch, device="cpu", progress=False)
     pretrained.fit()
@@ -151,8 +163,12 @@ def test_same_seed_same_weights(graph_batch, vocab):
 
 @pytest.mark.parametrize(
     "config",
-    [small_config(), small_config(reward=RL, diversity_weight=0.1, ema=0.9)],
-    ids=["gan", "gan+rl+ema"],
+    [
+        small_config(),
+        small_config(reward=RL, diversity_weight=0.1, ema=0.9),
+        small_config(reward={**RL, "estimator": "reinforce"}),
+    ],
+    ids=["gan", "gan+rl+ema", "gan+reinforce"],
 )
 def test_resume_continues_exactly(tmp_path, graph_batch, vocab, config):
     straight = Trainer(config, vocab, graph_batch, device="cpu", progress=False)
@@ -176,7 +192,7 @@ def test_resume_continues_exactly(tmp_path, graph_batch, vocab, config):
     assert resumed.step == 6
     resumed.fit()
     modules = ["generator", "discriminator"]
-    if straight.rewards:
+    if straight.rewards and straight.rewards.network is not None:
         modules += ["rewards.network", "sampler"]
     for name in modules:
         a = operator.attrgetter(name)(straight).state_dict()
