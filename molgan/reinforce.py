@@ -60,16 +60,17 @@ class RewardLearner:
         if "novelty" in cfg.terms:
             train_smiles = {s for s in graphs_to_smiles(graphs, vocab) if s is not None}
         self.scorer = RewardScorer(self.objective, train_smiles, cfg.n_jobs, cfg.window)
-        pool = torch.randperm(
-            len(graphs.atoms), generator=torch.Generator().manual_seed(config.train.seed)
-        )
-        pool = pool[: cfg.real_pool] if cfg.real_pool > 0 else pool
-        self.real_pool = MolGraph(graphs.atoms[pool].to(device), graphs.bonds[pool].to(device))
-        self._real_offset = 0
         self.reinforce = cfg.estimator == "reinforce"
+        self.real_pool: MolGraph | None = None
+        self._real_offset = 0
         self.network: RewardNetwork | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         if not self.reinforce:
+            pool = torch.randperm(
+                len(graphs.atoms), generator=torch.Generator().manual_seed(config.train.seed)
+            )
+            pool = pool[: cfg.real_pool] if cfg.real_pool > 0 else pool
+            self.real_pool = MolGraph(graphs.atoms[pool].to(device), graphs.bonds[pool].to(device))
             self.network = RewardNetwork.from_config(config.model, vocab).to(device)
             self.optimizer = torch.optim.Adam(
                 self.network.parameters(), lr=cfg.lr, betas=config.train.betas
