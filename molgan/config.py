@@ -171,6 +171,12 @@ class RewardConfig:
     reinforce_scale: float = 10.0
     """``"reinforce"`` only: the REINFORCE loss's weight inside the ``1 - gan_weight`` share."""
 
+    def __post_init__(self) -> None:
+        if self.estimator not in ESTIMATORS:
+            raise ValueError(
+                f"[reward] estimator must be one of {list(ESTIMATORS)}, got {self.estimator!r}"
+            )
+
 
 @dataclass(frozen=True)
 class Config:
@@ -247,10 +253,6 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
                 raise ValueError(f"[{name}] {key} must be a number, got {value!r}")
         built[name] = cls(**values)
     reward = built["reward"]
-    if reward.estimator not in ESTIMATORS:
-        raise ValueError(
-            f"[reward] estimator must be one of {list(ESTIMATORS)}, got {reward.estimator!r}"
-        )
     if reward.terms:
         from molgan.rewards import Objective
 

@@ -76,8 +76,9 @@ class RewardLearner:
                 self.network.parameters(), lr=cfg.lr, betas=config.train.betas
             )
         self._executor: ThreadPoolExecutor | None = None
-        # Queued for scoring: graphs (real first, then fake), n_real, fake latent codes, rewards.
-        self._pending: tuple[DenseGraph, int, torch.Tensor, Future] | None = None
+        # Queued for scoring: graphs (real first, then fake), their class ids, n_real, the fake
+        # latent codes, rewards.
+        self._pending: tuple[DenseGraph, MolGraph, int, torch.Tensor, Future] | None = None
         # "reinforce": the last scored fake batch, (latent codes, class ids, rewards).
         self._policy_batch: tuple[torch.Tensor, MolGraph, torch.Tensor] | None = None
         self._fake_rewards: list[float] = []
@@ -108,7 +109,7 @@ class RewardLearner:
         # The thread copies ids to the host, so the training loop does not wait for the device.
         future = self._executor.submit(self._score, ids, n_real)
         self.flush()
-        self._pending = (graphs, n_real, z.detach(), future)
+        self._pending = (graphs, ids, n_real, z.detach(), future)
 
     def flush(self) -> None:
         """Use the queued batch's rewards, if any (waits for them).
@@ -118,11 +119,10 @@ class RewardLearner:
         """
         if self._pending is None:
             return
-        graphs, n_real, z, future = self._pending
+        graphs, ids, n_real, z, future = self._pending
         self._pending = None
         rewards = future.result()
         if self.reinforce:
-            ids = MolGraph(graphs.atoms.argmax(-1), graphs.bonds.argmax(-1))
             fake_rewards = torch.as_tensor(rewards, dtype=torch.float32, device=self.device)
             self._policy_batch = (z, ids, fake_rewards)
         else:
@@ -169,7 +169,7 @@ class RewardLearner:
         """
         weights = {"reward": self.network.state_dict()} if self.network is not None else {}
         if self._pending is not None:
-            graphs, n_real, z, future = self._pending
+            graphs, _, n_real, z, future = self._pending
             weights["reward_queue"] = {
                 "atoms": graphs.atoms,
                 "bonds": graphs.bonds,
@@ -213,8 +213,9 @@ class RewardLearner:
             future: Future = Future()
             future.set_result(queue["rewards"].numpy())
             graphs = DenseGraph(queue["atoms"].to(self.device), queue["bonds"].to(self.device))
+            ids = MolGraph(graphs.atoms.argmax(-1), graphs.bonds.argmax(-1))
             z = queue["z"].to(self.device)
-            self._pending = (graphs, int(queue["n_real"]), z, future)
+            self._pending = (graphs, ids, int(queue["n_real"]), z, future)
         self._policy_batch = None
         if "reward_policy" in weights:
             policy = {k: v.to(self.device) for k, v in weights["reward_policy"].items()}
