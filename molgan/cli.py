@@ -133,7 +133,8 @@ def _build_parser() -> argparse.ArgumentParser:
     filters.add_argument(
         "--filters",
         default="lipinski,pains,brenk",
-        help="comma-separated names (default: lipinski,pains,brenk)",
+        help="comma-separated names (default: lipinski,pains,brenk) and thresholds on a raw "
+        "property (qed, sa, logp, np, mol_weight), e.g. 'lipinski,qed>=0.6,sa<=4' (quote it)",
     )
     filters.add_argument("--sdf", type=Path, default=None, help="also write the kept molecules")
     filters.add_argument("--json", type=Path, default=None, help="also write the counts here")

@@ -4,11 +4,15 @@ A filter says whether a molecule passes. :func:`filter_smiles` runs several on a
 and returns a :class:`FilterReport` with a pass flag per molecule and filter, the count of
 molecules each filter rejects, and the SMILES that pass all. PAINS (Baell & Holloway 2010) and
 Brenk (Brenk et al. 2008) are RDKit's ``FilterCatalog`` substructure sets; the rule of five
-(Lipinski et al. 1997) uses RDKit's descriptors.
+(Lipinski et al. 1997) uses RDKit's descriptors. A threshold on a raw property of
+:data:`molgan.rewards.PROPERTIES` is a filter too, written like ``"qed>=0.6"`` or
+``"mol_weight<=350"`` (:func:`threshold_filter`).
 """
 
 from __future__ import annotations
 
+import operator
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -20,6 +24,7 @@ from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 from tqdm import tqdm
 
 from molgan.chem import quiet_rdkit, strict_smiles
+from molgan.rewards import PROPERTIES
 
 __all__ = [
     "RULE_OF_FIVE",
@@ -28,6 +33,7 @@ __all__ = [
     "passes_pains",
     "passes_brenk",
     "FILTERS",
+    "threshold_filter",
     "FilterReport",
     "filter_smiles",
 ]
@@ -92,6 +98,34 @@ FILTERS: dict[str, Callable[[Chem.Mol], bool]] = {
 """Filters by name; each takes a sanitised molecule and returns whether it passes."""
 
 
+def threshold_filter(spec: str) -> Callable[[Chem.Mol], bool]:
+    """A filter from a threshold on a raw property: ``"<property>>=<value>"`` or ``<=``.
+
+    The properties are those of :data:`molgan.rewards.PROPERTIES` (``qed``, ``sa``, ``logp``,
+    ``np``, ``mol_weight``), unnormalised: ``"sa<=4"`` keeps molecules whose SA score is at most 4.
+
+    Raises:
+        KeyError: On an unknown property; the message lists the valid ones.
+        ValueError: When ``spec`` is not a property, ``>=`` or ``<=``, and a number.
+
+    Examples:
+        >>> drug_like = threshold_filter("qed>=0.5")
+        >>> aspirin, methane = Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O"), Chem.MolFromSmiles("C")
+        >>> drug_like(aspirin), drug_like(methane)
+        (True, False)
+    """
+    match = _THRESHOLD.fullmatch(spec.strip())
+    if match is None:
+        raise ValueError(f"a threshold filter reads like 'qed>=0.6' or 'sa<=4', not {spec!r}")
+    name, op, value = match.group(1), _COMPARISONS[match.group(2)], float(match.group(3))
+    if name not in PROPERTIES:
+        raise KeyError(
+            f"unknown property {name!r} in {spec!r}; valid names: {', '.join(PROPERTIES)}"
+        )
+    prop = PROPERTIES[name]
+    return lambda mol: bool(op(prop(mol), value))
+
+
 @dataclass(frozen=True)
 class FilterReport:
     """The outcome of :func:`filter_smiles`.
@@ -147,21 +181,26 @@ def filter_smiles(
 
     Args:
         smiles: SMILES strings (as generated; ``""`` marks an invalid sample).
-        filters: Names from :data:`FILTERS`.
+        filters: Names from :data:`FILTERS`, or thresholds such as ``"qed>=0.6"``
+            (:func:`threshold_filter`).
         progress: Show a tqdm bar.
 
     Raises:
-        KeyError: On an unknown filter name; the message lists the valid ones.
+        KeyError: On an unknown filter or property name; the message lists the valid ones.
+        ValueError: On a malformed threshold.
 
     Examples:
         >>> report = filter_smiles(["CCO", "CC=O", "", "C1CC"], ["brenk"])
         >>> report.kept, report.counts()
         (['CCO'], {'n_input': 4, 'n_valid': 2, 'rejected_brenk': 1, 'n_passed': 1})
     """
-    unknown = [name for name in filters if name not in FILTERS]
+    unknown = [name for name in filters if name not in FILTERS and not _COMPARISON.search(name)]
     if unknown:
-        raise KeyError(f"unknown filter(s) {unknown}; valid names: {', '.join(FILTERS)}")
-    checks = [FILTERS[name] for name in filters]
+        raise KeyError(
+            f"unknown filter(s) {unknown}; valid names: {', '.join(FILTERS)}, "
+            "or a threshold such as 'qed>=0.6'"
+        )
+    checks = [FILTERS[name] if name in FILTERS else threshold_filter(name) for name in filters]
     canonical: list[str | None] = []
     passed = np.zeros((len(smiles), len(checks)), dtype=bool)
     with quiet_rdkit():
@@ -171,6 +210,11 @@ def filter_smiles(
             if canonical[-1] is not None:
                 passed[i] = [check(mol) for check in checks]
     return FilterReport(canonical, tuple(filters), passed)
+
+
+_COMPARISONS = {">=": operator.ge, "<=": operator.le}
+_COMPARISON = re.compile(r"[<>]=")
+_THRESHOLD = re.compile(r"(\w+)\s*(>=|<=)\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
 
 @cache

@@ -117,6 +117,10 @@ def test_filter_writes_survivors_and_counts(tmp_path, capsys):
     assert "rejected_pains" in capsys.readouterr().out
     assert main(["filter", str(source), "-o", str(out), "--filters", "pains,lipinksi"]) == 1
     assert "unknown filter(s) ['lipinksi']; valid names" in capsys.readouterr().err
+    # A threshold on a raw property: CCN (45.08 Da) passes, CCO (46.07 Da) does not.
+    assert main(["filter", str(source), "-o", str(out), "--filters", "brenk,mol_weight<=45.5"]) == 0
+    assert out.read_text() == "CCN\n"
+    assert "rejected_mol_weight<=45.5" in capsys.readouterr().out
 
 
 def test_score_prints_means_over_valid_molecules(tmp_path, capsys):

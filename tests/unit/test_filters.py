@@ -7,6 +7,7 @@ from molgan.filters import (
     passes_brenk,
     passes_lipinski,
     passes_pains,
+    threshold_filter,
 )
 
 
@@ -53,3 +54,35 @@ def test_filter_report_counts_and_keeps_in_order():
 def test_unknown_filter_lists_valid_names():
     with pytest.raises(KeyError, match="valid names: lipinski, pains, brenk"):
         filter_smiles(["C"], ["lipinksi"])
+
+
+def test_threshold_filters_compare_the_raw_property():
+    aspirin = mol("CC(=O)Oc1ccccc1C(=O)O")  # QED 0.550, MW 180.16
+    assert threshold_filter("qed>=0.5")(aspirin)
+    assert not threshold_filter("qed >= 0.6")(aspirin)
+    assert threshold_filter("mol_weight<=180.2")(aspirin)
+    assert not threshold_filter("mol_weight<=1.8e2")(aspirin)
+    assert threshold_filter("logp<=+1.5")(aspirin)  # Crippen logP 1.31
+
+
+@pytest.mark.parametrize("spec", ["qed>0.5", "qed>=", "qed>=high", ">=0.5", "qed=>0.5"])
+def test_malformed_threshold_is_a_clear_error(spec):
+    with pytest.raises((ValueError, KeyError), match="threshold|unknown filter"):
+        filter_smiles(["C"], [spec])
+
+
+def test_threshold_on_unknown_property_lists_the_valid_ones():
+    with pytest.raises(KeyError, match="unknown property 'qde'.*valid names: qed, sa, logp"):
+        filter_smiles(["C"], ["qde>=0.5"])
+
+
+def test_threshold_filters_count_like_named_ones():
+    report = filter_smiles(["CC(=O)Oc1ccccc1C(=O)O", "C", "", "CC=O"], ["pains", "qed>=0.5"])
+    assert report.kept == ["CC(=O)Oc1ccccc1C(=O)O"]
+    assert report.counts() == {
+        "n_input": 4,
+        "n_valid": 3,
+        "rejected_pains": 0,
+        "rejected_qed>=0.5": 2,
+        "n_passed": 1,
+    }
