@@ -1,4 +1,4 @@
-"""The QED / uniqueness trade-off of the shipped QED model under other RL rewards (docs/results.md).
+"""The QED / uniqueness trade-off of the QED model under other rewards and critics (results.md).
 
 Issue 4's bar asks one model for mean QED >= 0.60 with >= 95 % validity and >= 50 % uniqueness
 (10,000 samples). This script asks whether any reward moves the MolGAN generator there: it
@@ -7,7 +7,8 @@ of ``configs/qm9-qed.toml`` in :data:`VARIANTS`, then scores every final checkpo
 starting model) with ``benchmarks/objectives.py``, i.e. ``molgan sample`` -> ``molgan evaluate``
 -> ``molgan score`` on 10,000 samples, seed 0.
 
-Each run takes about 5 minutes on the 2-core CPU box; two run at a time, one thread each.
+Each run takes about 5 minutes on the 2-core CPU box; two run at a time, one thread each. A
+variant whose ``OUT/NAME/checkpoint`` exists is not trained again, only scored.
 
 Usage: python benchmarks/qed_frontier.py [--out runs/qed-frontier] [--only NAME ...]
 """
