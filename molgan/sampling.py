@@ -135,8 +135,7 @@ def graph_log_prob(logits: DenseGraph, graph: MolGraph) -> torch.Tensor:
     bonds = torch.log_softmax(logits.bonds.float(), dim=-1)  # [B, N, N, Y]
     atom_lp = atoms.gather(-1, graph.atoms.unsqueeze(-1)).squeeze(-1).sum(-1)  # [B]
     bond_lp = bonds.gather(-1, graph.bonds.unsqueeze(-1)).squeeze(-1)  # [B, N, N]
-    n = bond_lp.shape[-1]
-    upper = torch.ones(n, n, dtype=torch.bool, device=bond_lp.device).triu(1)
+    upper, _ = _triangle_masks(bond_lp.shape[-1], bond_lp.device)
     return atom_lp + bond_lp.masked_fill(~upper, 0.0).sum((-1, -2))
 
 
