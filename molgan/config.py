@@ -129,6 +129,24 @@ class TrainConfig:
     """A checkpoint whose generator and discriminator weights start this run (fine-tuning, e.g.
     an RL objective on top of a trained GAN); optimisers start fresh. Empty: random weights."""
 
+    def __post_init__(self) -> None:
+        for name in _POSITIVE_COUNTS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"[train] {name} must be a positive integer, got {value!r}")
+
+
+_POSITIVE_COUNTS = (
+    "steps",
+    "batch_size",
+    "n_critic",
+    "eval_every",
+    "eval_samples",
+    "log_every",
+    "checkpoint_every",
+)
+"""The ``[train]`` counts and intervals (a 0 interval would divide by zero in the loop)."""
+
 
 ESTIMATORS = ("network", "reinforce")
 """The values of ``[reward] estimator``."""

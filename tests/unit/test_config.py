@@ -31,6 +31,8 @@ def test_toml_round_trip(tmp_path):
         ('[reward]\nterms = ["qed"]\ncombine = "max"\n', "combine must be"),
         ('[reward]\nterms = ["qed"]\nweights = [1, 2]\n', "2 weights given for 1 terms"),
         ('[reward]\nestimator = "ppo"\n', "estimator must be one of"),
+        ("[train]\neval_every = 0\n", "eval_every must be a positive integer, got 0"),
+        ("[train]\nn_critic = 2.5\n", "n_critic must be a positive integer, got 2.5"),
     ],
 )
 def test_bad_configs_name_the_file_and_problem(tmp_path, text, message):
@@ -42,3 +44,5 @@ def test_bad_configs_name_the_file_and_problem(tmp_path, text, message):
 
 def test_replace():
     assert Config().replace(train={"steps": 3}).train.steps == 3
+    with pytest.raises(ValueError, match="steps must be a positive integer, got -1"):
+        Config().replace(train={"steps": -1})
