@@ -148,18 +148,22 @@ def load_checkpoint(
 def export_checkpoint(
     source: str | os.PathLike,
     target: str | os.PathLike,
-    modules: tuple[str, ...] = ("generator", "discriminator"),
+    modules: tuple[str, ...] | None = None,
 ) -> Path:
     """Copy a training checkpoint without optimiser and RNG state: a model to ship or fine-tune.
 
-    Keeps the weights of ``modules`` (the generator to sample, with its weight average if the
-    run kept one, and the discriminator so that ``train.init_from`` can fine-tune it), the
-    config, vocabulary, step and training history.
+    Keeps the weights of ``modules``, by default those of the family's networks: the generator
+    to sample (with its weight average if the run kept one), and the critics (and the latent
+    family's encoder) so that ``train.init_from`` can fine-tune it; a MolGAN checkpoint exports
+    ``generator`` and ``discriminator``. Also keeps the config, vocabulary, step and history.
 
     Raises:
         CheckpointError: If ``source`` is unreadable or lacks one of ``modules``.
     """
     checkpoint = load_checkpoint(source)
+    if modules is None:
+        required, optional = _EXPORTED[checkpoint.config.model.kind]
+        modules = required + tuple(m for m in optional if m in checkpoint.weights)
     if "generator_ema" in checkpoint.weights and "generator" in modules:
         modules = (*modules, "generator_ema")  # the average is what a model samples from
     missing = [m for m in modules if m not in checkpoint.weights]
@@ -174,6 +178,14 @@ def export_checkpoint(
         extra={"history": history},
     )
     return save_checkpoint(target, exported)
+
+
+_EXPORTED = {
+    "molgan": (("generator", "discriminator"), ()),
+    "latent": (("generator", "encoder", "latent_critic"), ("discriminator",)),
+}
+"""The networks :func:`export_checkpoint` keeps by family: (required, kept if present). The
+reward network is not shipped: a fine-tuning run refits it."""
 
 
 def _flatten_optimizers(

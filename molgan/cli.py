@@ -74,9 +74,18 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--jobs", type=int, default=None, help="worker processes")
     evaluate.set_defaults(handler=_evaluate)
 
-    train = commands.add_parser("train", help="train a MolGAN from a TOML config")
+    train = commands.add_parser(
+        "train",
+        help="train a model from a TOML config",
+        description="Train the model family that [model] kind names (molgan or latent).",
+    )
     train.add_argument("--config", type=Path, default=None, help="TOML file (default: MolGAN's)")
-    train.add_argument("--steps", type=int, default=None, help="override [train] steps")
+    train.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="override [train] steps (the latent family: GAN steps)",
+    )
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
     train.add_argument("--resume", action="store_true", help="continue OUT/checkpoint exactly")
@@ -93,7 +102,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--checkpoint",
         type=Path,
         default=None,
-        help="checkpoint folder, or a shipped model's name (qm9, qm9-qed; default qm9)",
+        help="checkpoint folder, or a shipped model's name (qm9, qm9-molgan, qm9-qed; default qm9)",
     )
     sample.add_argument("-n", type=int, default=10_000, help="samples to draw (default 10000)")
     sample.add_argument("-o", "--out", type=Path, required=True, help="output .smi file")
@@ -115,8 +124,9 @@ def _build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export",
         help="copy a run's checkpoint without optimiser state, to ship or fine-tune",
-        description="Write the generator and discriminator weights, config, vocabulary and "
-        "training history of RUN (a checkpoint folder or a training folder) to OUT.",
+        description="Write the networks' weights (generator and critics, and the latent "
+        "family's encoder), config, vocabulary and training history of RUN (a checkpoint "
+        "folder or a training folder) to OUT.",
     )
     export.add_argument("run", type=Path, help="a checkpoint folder, or a training --out folder")
     export.add_argument("out", type=Path, help="the new checkpoint folder (replaced if it exists)")

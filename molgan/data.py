@@ -29,6 +29,7 @@ from tqdm import tqdm
 from molgan.chem import quiet_rdkit
 from molgan.graph import EncodingError, MolGraph, decode_arrays, mol_to_graph
 from molgan.io import InputFileError, atomic_write_bytes, atomic_write_text, read_smiles
+from molgan.order import reorder_atoms
 from molgan.vocab import Vocabulary
 
 __all__ = [
@@ -90,7 +91,12 @@ class Featurized:
 
 
 def featurize(
-    smiles: Sequence[str], vocab: Vocabulary, *, n_jobs: int | None = None, progress: bool = True
+    smiles: Sequence[str],
+    vocab: Vocabulary,
+    *,
+    atom_order: str = "input",
+    n_jobs: int | None = None,
+    progress: bool = True,
 ) -> Featurized:
     """Parse, encode and round-trip-check SMILES in worker processes.
 
@@ -102,11 +108,12 @@ def featurize(
     Args:
         smiles: The input strings, one per row.
         vocab: The vocabulary to encode in.
+        atom_order: How atoms are numbered (:data:`molgan.order.ATOM_ORDERS`).
         n_jobs: Worker processes (default: all cores); 1 runs in this process.
         progress: Show a progress bar for large inputs.
     """
     chunks = [list(smiles[i : i + 2048]) for i in range(0, len(smiles), 2048)]
-    tasks = [(vocab.to_dict(), chunk) for chunk in chunks]
+    tasks = [(vocab.to_dict(), atom_order, chunk) for chunk in chunks]
     n_jobs = n_jobs or os.cpu_count() or 1
     show = progress and len(smiles) >= 20_000
     bar = tqdm(total=len(smiles), desc="featurising", unit="mol", disable=not show)
@@ -237,6 +244,8 @@ class MoleculeDataset(InMemoryDataset):
         vocab: The vocabulary (default: ``Vocabulary.qm9()``).
         root: Where the ``processed`` folder goes (default: beside ``source``).
         progress: Show a progress bar while featurising.
+        atom_order: How atoms are numbered (:data:`molgan.order.ATOM_ORDERS`); part of the
+            cache key.
     """
 
     def __init__(
@@ -245,13 +254,18 @@ class MoleculeDataset(InMemoryDataset):
         vocab: Vocabulary | None = None,
         root: str | os.PathLike | None = None,
         progress: bool = True,
+        atom_order: str = "input",
     ) -> None:
         self.source = Path(source)
         self.vocab = vocab or Vocabulary.qm9()
         self.progress = progress
+        self.atom_order = atom_order
+        reorder_atoms(Chem.MolFromSmiles("C"), atom_order)  # an unknown order fails here, early
         digest = hashlib.sha256(_read_bytes(self.source)).hexdigest()[:16]
         stem = self.source.name.split(".")[0]
-        self._key = f"{stem}-{digest}-{self.vocab.fingerprint}-v{_CACHE_FORMAT}"
+        # The input order keeps its historical key, so existing caches stay valid.
+        order = "" if atom_order == "input" else f"-{atom_order}"
+        self._key = f"{stem}-{digest}-{self.vocab.fingerprint}{order}-v{_CACHE_FORMAT}"
         super().__init__(str(root or self.source.parent), log=False)
         try:
             cache = torch.load(self.processed_paths[0], weights_only=True)
@@ -284,7 +298,12 @@ class MoleculeDataset(InMemoryDataset):
         Both files are written atomically, so runs that start together on one file never read
         a half-written cache; each may featurise it, and the last rename wins.
         """
-        feats = featurize(read_smiles(self.source), self.vocab, progress=self.progress)
+        feats = featurize(
+            read_smiles(self.source),
+            self.vocab,
+            atom_order=self.atom_order,
+            progress=self.progress,
+        )
         for reason, count in feats.skipped.items():
             logger.info("skipped %d of %d rows of %s: %s", count, feats.n_rows, self.source, reason)
         tensors = {"atoms": feats.graphs.atoms, "bonds": feats.graphs.bonds, "rows": feats.rows}
@@ -293,6 +312,7 @@ class MoleculeDataset(InMemoryDataset):
         meta = {
             "source": str(self.source),
             "vocabulary": self.vocab.to_dict(),
+            "atom_order": self.atom_order,
             "n_rows": feats.n_rows,
             "skipped": feats.skipped,
             "smiles": feats.smiles,
@@ -360,17 +380,17 @@ def _read_bytes(path: Path) -> bytes:
         raise InputFileError(f"{path}: cannot read ({err.strerror})") from None
 
 
-def _featurize_chunk(task: tuple[dict, list[str]]) -> tuple[list[str], list[str], bytes]:
+def _featurize_chunk(task: tuple[dict, str, list[str]]) -> tuple[list[str], list[str], bytes]:
     """Worker: per row a skip reason ("" = kept) and canonical SMILES, plus the kept graphs' bytes.
 
     Uses NumPy only (no torch ops), because torch's thread pool is not safe in forked workers.
     """
-    vocab_dict, smiles = task
+    vocab_dict, atom_order, smiles = task
     vocab = Vocabulary.from_dict(vocab_dict)
     reasons, canon, graphs = [], [], []
     with quiet_rdkit():
         for text in smiles:
-            reason, graph, can = _encode_one(text, vocab)
+            reason, graph, can = _encode_one(text, vocab, atom_order)
             reasons.append(reason)
             canon.append(can)
             if graph is not None:
@@ -391,7 +411,9 @@ def _featurize_chunk(task: tuple[dict, list[str]]) -> tuple[list[str], list[str]
     return reasons, canon, atoms[keep].tobytes() + bonds[keep].tobytes()
 
 
-def _encode_one(text: str, vocab: Vocabulary) -> tuple[str, MolGraph | None, str]:
+def _encode_one(
+    text: str, vocab: Vocabulary, atom_order: str = "input"
+) -> tuple[str, MolGraph | None, str]:
     if not text:
         return "empty", None, ""
     mol = Chem.MolFromSmiles(text)
@@ -401,7 +423,7 @@ def _encode_one(text: str, vocab: Vocabulary) -> tuple[str, MolGraph | None, str
     if "." in canon:
         return "multi_fragment", None, canon
     try:
-        return "", mol_to_graph(mol, vocab), canon
+        return "", mol_to_graph(reorder_atoms(mol, atom_order), vocab), canon
     except EncodingError as err:
         return err.reason, None, canon
 

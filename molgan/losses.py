@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -139,16 +140,16 @@ def wgan_generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
 
 
 def gradient_penalty(
-    critic: Callable[[DenseGraph], torch.Tensor],
-    real: DenseGraph,
-    fake: DenseGraph,
+    critic: Callable[[Any], torch.Tensor],
+    real: DenseGraph | torch.Tensor,
+    fake: DenseGraph | torch.Tensor,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """WGAN-GP's two-sided penalty ``E[(||grad_x̂ D(x̂)||_2 - 1)^2]`` (Gulrajani et al. 2017).
 
-    ``x̂ = eps * real + (1 - eps) * fake`` with one ``eps ~ U[0, 1]`` per graph, shared by its
-    atoms and bonds, so ``x̂`` lies on the segment between two whole graphs. The norm is taken
-    jointly over both tensors of a graph, ``sqrt(||dD/d atoms||^2 + ||dD/d bonds||^2)``: the
+    ``x̂ = eps * real + (1 - eps) * fake`` with one ``eps ~ U[0, 1]`` per sample, shared by a
+    graph's atoms and bonds, so ``x̂`` lies on the segment between two whole graphs. The norm is
+    taken jointly over both tensors of a graph, ``sqrt(||dD/d atoms||^2 + ||dD/d bonds||^2)``: the
     critic is one function of the concatenated input, which is what the 1-Lipschitz constraint
     is about. (MolGAN's reference code instead penalises atoms and bonds separately.) The
     interpolates are detached from ``real`` and ``fake``, so the penalty trains only the critic;
@@ -156,28 +157,40 @@ def gradient_penalty(
     :data:`GRADIENT_PENALTY_WEIGHT` (λ = 10, Gulrajani et al. 2017; De Cao & Kipf 2018).
 
     Args:
-        critic: Maps a :class:`DenseGraph` with ``B`` graphs to scores ``[B, 1]`` (or ``[B]``).
-        real: Real graphs, ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]`` (one-hot).
-        fake: Generated graphs of the same shapes (probabilities or samples).
+        critic: Maps ``B`` inputs (a :class:`DenseGraph`, or a tensor such as latent codes
+            ``[B, Z]``) to scores ``[B, 1]`` (or ``[B]``).
+        real: Real samples: graphs, ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]`` (one-hot), or
+            a tensor ``[B, ...]``.
+        fake: Generated samples of the same kind and shapes.
         generator: Seeded source of the interpolation weights ``eps``; ideally on the device of
-            the graphs, otherwise ``eps`` is drawn on the generator's device and copied over.
+            the samples, otherwise ``eps`` is drawn on the generator's device and copied over.
 
     Returns:
         The scalar penalty (not yet multiplied by λ).
+
+    Examples:
+        >>> critic = lambda x: 3.0 * x.sum(-1, keepdim=True)  # gradient norm 3 * sqrt(2)
+        >>> gp = gradient_penalty(critic, torch.zeros(4, 2), torch.ones(4, 2))
+        >>> round(gp.item(), 3)  # (3 * sqrt(2) - 1) ** 2
+        10.515
     """
-    batch = real.atoms.shape[0]
-    device = generator.device if generator is not None else real.atoms.device
+    is_graph = isinstance(real, DenseGraph)
+    reals, fakes = (tuple(real), tuple(fake)) if is_graph else ((real,), (fake,))
+    batch = reals[0].shape[0]
+    device = generator.device if generator is not None else reals[0].device
     eps = torch.rand(batch, generator=generator, device=device)  # [B]
-    eps = eps.to(device=real.atoms.device, dtype=real.atoms.dtype)
-    eps_atoms, eps_bonds = eps.view(batch, 1, 1), eps.view(batch, 1, 1, 1)
-    atoms = eps_atoms * real.atoms.detach() + (1 - eps_atoms) * fake.atoms.detach()  # [B, N, T]
-    bonds = eps_bonds * real.bonds.detach() + (1 - eps_bonds) * fake.bonds.detach()  # [B, N, N, Y]
-    atoms.requires_grad_(True)
-    bonds.requires_grad_(True)
-    scores = critic(DenseGraph(atoms, bonds))  # [B, 1]
-    # Graphs are scored independently, so d(sum of scores)/dx̂_b is each graph's own gradient.
-    grad_atoms, grad_bonds = torch.autograd.grad(scores.sum(), (atoms, bonds), create_graph=True)
-    squared = grad_atoms.pow(2).flatten(1).sum(1) + grad_bonds.pow(2).flatten(1).sum(1)  # [B]
+    eps = eps.to(device=reals[0].device, dtype=reals[0].dtype)
+    mixed = []
+    for real_part, fake_part in zip(reals, fakes, strict=True):
+        eps_part = eps.view(batch, *[1] * (real_part.dim() - 1))
+        part = eps_part * real_part.detach() + (1 - eps_part) * fake_part.detach()
+        mixed.append(part.requires_grad_(True))
+    scores = critic(DenseGraph(*mixed) if is_graph else mixed[0])  # [B, 1]
+    # Samples are scored independently, so d(sum of scores)/dx̂_b is each sample's own gradient.
+    grads = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    squared = grads[0].pow(2).flatten(1).sum(1)  # [B]
+    for grad in grads[1:]:
+        squared = squared + grad.pow(2).flatten(1).sum(1)
     norm = torch.sqrt(squared + _NORM_EPS)  # [B]
     return (norm - 1).pow(2).mean()
 

@@ -20,7 +20,7 @@ from molgan.config import Config
 from molgan.data import MoleculeDataset, derive_vocabulary, graphs_to_batch
 from molgan.graph import MolGraph, graphs_to_mols
 from molgan.io import read_smiles
-from molgan.models import Generator
+from molgan.models import build_generator
 from molgan.sampling import generate_graphs
 from molgan.training import Trainer, resolve_device
 from molgan.vocab import Vocabulary
@@ -33,15 +33,15 @@ DEFAULT_CHECKPOINT = SHIPPED_MODELS / "qm9"
 
 
 class MolGAN:
-    """A trained generator with its vocabulary and configuration.
+    """A trained generator of any model family, with its vocabulary and configuration.
 
     Args:
-        generator: The generator network.
+        generator: The generator network (``[model] kind`` says which family's).
         vocab: The vocabulary its graphs are written in.
         config: The configuration it was built and trained with.
     """
 
-    def __init__(self, generator: Generator, vocab: Vocabulary, config: Config) -> None:
+    def __init__(self, generator: torch.nn.Module, vocab: Vocabulary, config: Config) -> None:
         self.generator, self.vocab, self.config = generator, vocab, config
 
     @classmethod
@@ -57,7 +57,7 @@ class MolGAN:
         if not path.exists() and (SHIPPED_MODELS / path).is_dir():
             path = SHIPPED_MODELS / path
         checkpoint = load_checkpoint(path)
-        generator = Generator.from_config(checkpoint.config.model, checkpoint.vocab)
+        generator = build_generator(checkpoint.config.model, checkpoint.vocab)
         # A run with ``train.ema`` samples from the weight average.
         weights = checkpoint.weights.get("generator_ema", checkpoint.weights["generator"])
         generator.load_state_dict(weights)
@@ -203,7 +203,7 @@ def load_training_graphs(config: Config, progress: bool = True) -> tuple[Vocabul
         vocab = Vocabulary.qm9()
     else:
         vocab = derive_vocabulary(read_smiles(data.path), data.max_atoms)
-    dataset = MoleculeDataset(data.path, vocab, progress=progress)
+    dataset = MoleculeDataset(data.path, vocab, progress=progress, atom_order=data.atom_order)
     graphs = dataset.graphs
     if data.limit is not None:
         graphs = MolGraph(graphs.atoms[: data.limit], graphs.bonds[: data.limit])

@@ -1,14 +1,22 @@
-"""Neural networks of molgan: the generator, the discriminator and reward network, their layers."""
+"""Neural networks of molgan: generators, critics, the graph autoencoder, their layers."""
 
+from molgan.models.autoencoder import GraphDecoder, GraphEncoder, LatentCritic, LatentGenerator
 from molgan.models.discriminator import Discriminator, RewardNetwork
 from molgan.models.generator import Generator
 from molgan.models.layers import MLP, GraphAggregation, RelationalGraphConv
+from molgan.models.registry import GENERATORS, build_generator
 
 __all__ = [
     "Generator",
+    "LatentGenerator",
+    "GraphEncoder",
+    "GraphDecoder",
+    "LatentCritic",
     "Discriminator",
     "RewardNetwork",
     "RelationalGraphConv",
     "GraphAggregation",
     "MLP",
+    "GENERATORS",
+    "build_generator",
 ]

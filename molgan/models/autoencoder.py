@@ -1,0 +1,297 @@
+"""A graph autoencoder over a canonical atom order, and the latent generator built on its decoder.
+
+The :class:`GraphEncoder` reads a :class:`~molgan.graph.DenseGraph` (atoms as tokens of a
+transformer, bond classes as per-head attention biases) and pools it into a code ``z``. The
+:class:`GraphDecoder` is one-shot: ``z`` plus a learned embedding per atom slot gives one state per
+slot, transformer layers mix them, and heads emit atom logits ``[B, N, T]`` and symmetric bond
+logits ``[B, N, N, Y]`` (from the pair features ``p_i + p_j`` and ``p_i * p_j`` of projected
+states), the same tensors
+as MolGAN's generator. Slot ``i`` is atom ``i`` of the canonical order (``molgan.order``), so
+reconstruction is a plain cross-entropy, without graph matching.
+
+Codes are layer-normalised (zero mean, unit variance over their ``Z`` entries): every code lies
+on one shell, so the training noise has a fixed scale relative to the codes, and the latent
+generator's output, normalised the same way, can never leave that shell. This is how the latent
+GAN (Prykhodko et al., J. Cheminform. 11:74, 2019, with a graph decoder in place of their SMILES
+decoder) keeps its samples near the codes the decoder was trained on.
+
+:class:`LatentGenerator` is ``decoder(G(noise))``: it has MolGAN's generator interface
+(``sample_z``, ``forward(noise) -> DenseGraph``), so sampling, the graph critic, the structure
+penalty and REINFORCE work on it unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from molgan.graph import DenseGraph
+from molgan.models.generator import NO_BOND_LOGIT_GAP
+from molgan.models.layers import MLP, init_linear_
+from molgan.vocab import Vocabulary
+
+__all__ = [
+    "GraphEncoder",
+    "GraphDecoder",
+    "LatentGenerator",
+    "LatentCritic",
+    "normalize_codes",
+    "reconstruction_loss",
+]
+
+
+def normalize_codes(h: torch.Tensor) -> torch.Tensor:
+    """Put codes ``[B, Z]`` on the shell of zero mean and unit variance over ``Z``.
+
+    Examples:
+        >>> codes = normalize_codes(torch.tensor([[1.0, 3.0]]))
+        >>> [round(v, 3) for v in codes[0].tolist()]
+        [-1.0, 1.0]
+    """
+    return F.layer_norm(h, h.shape[-1:])
+
+
+def reconstruction_loss(logits: DenseGraph, target: DenseGraph) -> torch.Tensor:
+    """Mean cross-entropy of every atom slot plus that of every atom pair (``i < j``).
+
+    Args:
+        logits: Decoder output, ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]``.
+        target: One-hot graphs of the same shapes.
+
+    Returns:
+        The scalar ``CE(atoms) + CE(bonds)``, each averaged over its slots.
+
+    Examples:
+        >>> atoms = torch.tensor([[[0.0, 9.0], [9.0, 0.0]]])
+        >>> bonds = torch.zeros(1, 2, 2, 2)
+        >>> target = DenseGraph(torch.tensor([[[0.0, 1.0], [1.0, 0.0]]]), torch.zeros(1, 2, 2, 2))
+        >>> target.bonds[..., 0] = 1.0
+        >>> round(reconstruction_loss(DenseGraph(atoms, bonds), target).item(), 3)  # ln 2 + ~0
+        0.693
+    """
+    atom_loss = F.cross_entropy(logits.atoms.flatten(0, 1), target.atoms.argmax(-1).flatten())
+    n = logits.bonds.shape[1]
+    i, j = torch.triu_indices(n, n, offset=1, device=logits.bonds.device)
+    bond_logits = logits.bonds[:, i, j]  # [B, P, Y]
+    bond_ids = target.bonds[:, i, j].argmax(-1)  # [B, P]
+    bond_loss = F.cross_entropy(bond_logits.flatten(0, 1), bond_ids.flatten())
+    return atom_loss + bond_loss
+
+
+class GraphEncoder(nn.Module):
+    """A graph transformer from a dense graph to its code ``z``.
+
+    Args:
+        vocab: Gives ``N``, ``T`` and ``Y``.
+        latent_dim: ``Z``.
+        dim: Transformer width.
+        layers: Transformer layers.
+        heads: Attention heads; each has its own bias per bond class.
+
+    Examples:
+        >>> enc = GraphEncoder(Vocabulary.qm9(), latent_dim=8, dim=16, layers=1, heads=2)
+        >>> graph = DenseGraph(torch.zeros(3, 9, 9), torch.zeros(3, 9, 9, 4))
+        >>> enc(graph).shape
+        torch.Size([3, 8])
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        latent_dim: int = 128,
+        dim: int = 128,
+        layers: int = 3,
+        heads: int = 4,
+    ) -> None:
+        super().__init__()
+        self.vocab, self.heads = vocab, heads
+        n = vocab.max_atoms
+        self.atom_embedding = nn.Linear(vocab.n_atom_classes, dim, bias=False)
+        self.slot_embedding = nn.Parameter(torch.randn(n, dim) * 0.02)  # [N, D]
+        self.bond_bias = nn.Linear(vocab.n_bond_classes, heads, bias=False)
+        self.layers = nn.ModuleList(_Block(dim, heads) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(2 * dim, latent_dim)
+
+    def forward(self, graph: DenseGraph) -> torch.Tensor:
+        """Encode ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` (one-hot or soft) as ``z [B, Z]``."""
+        h = self.atom_embedding(graph.atoms) + self.slot_embedding  # [B, N, D]
+        bias = self.bond_bias(graph.bonds).permute(0, 3, 1, 2)  # [B, H, N, N]
+        for layer in self.layers:
+            h = layer(h, bias)
+        h = self.norm(h)
+        pooled = torch.cat([h.mean(1), h.amax(1)], dim=-1)  # [B, 2D]
+        return normalize_codes(self.head(pooled))
+
+
+class GraphDecoder(nn.Module):
+    """A one-shot decoder from a code ``z`` to the logits of a dense graph.
+
+    Args:
+        vocab: Gives ``N``, ``T`` and ``Y``.
+        latent_dim: ``Z``.
+        dim: Transformer width.
+        layers: Transformer layers.
+        heads: Attention heads.
+
+    Examples:
+        >>> dec = GraphDecoder(Vocabulary.qm9(), latent_dim=8, dim=16, layers=1, heads=2)
+        >>> logits = dec(torch.zeros(2, 8))
+        >>> tuple(logits.atoms.shape), bool((logits.bonds == logits.bonds.transpose(1, 2)).all())
+        ((2, 9, 9), True)
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        latent_dim: int = 128,
+        dim: int = 128,
+        layers: int = 3,
+        heads: int = 4,
+    ) -> None:
+        super().__init__()
+        self.vocab = vocab
+        n, y = vocab.max_atoms, vocab.n_bond_classes
+        self.code = nn.Linear(latent_dim, dim)
+        self.slot_embedding = nn.Parameter(torch.randn(n, dim) * 0.02)  # [N, D]
+        self.layers = nn.ModuleList(_Block(dim, heads) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        self.atom_head = nn.Linear(dim, vocab.n_atom_classes)
+        pair_dim = dim // 2
+        self.pair_projection = nn.Linear(dim, pair_dim)
+        self.bond_head = nn.Sequential(
+            nn.Linear(2 * pair_dim, pair_dim), nn.GELU(), nn.Linear(pair_dim, y)
+        )
+        diagonal_logits = torch.full((y,), -NO_BOND_LOGIT_GAP)  # [Y]
+        diagonal_logits[0] = 0.0
+        self.register_buffer("_diagonal", torch.eye(n, dtype=torch.bool)[..., None], False)
+        self.register_buffer("_diagonal_logits", diagonal_logits, persistent=False)
+
+    def forward(self, z: torch.Tensor) -> DenseGraph:
+        """Decode codes ``[B, Z]`` into logits ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]``.
+
+        ``bonds`` is symmetric by construction and its diagonal is pinned to "no bond".
+        """
+        h = self.code(z).unsqueeze(1) + self.slot_embedding  # [B, N, D]
+        for layer in self.layers:
+            h = layer(h)
+        h = self.norm(h)
+        atom_logits = self.atom_head(h)  # [B, N, T]
+        p = self.pair_projection(h)  # [B, N, P]
+        p_i, p_j = p.unsqueeze(2), p.unsqueeze(1)  # [B, N, 1, P], [B, 1, N, P]
+        pair = torch.cat(torch.broadcast_tensors(p_i + p_j, p_i * p_j), dim=-1)  # [B, N, N, 2P]
+        bond_logits = self.bond_head(pair)  # [B, N, N, Y]
+        bond_logits = torch.where(
+            self._diagonal, self._diagonal_logits.to(bond_logits.dtype), bond_logits
+        )
+        return DenseGraph(atom_logits, bond_logits)
+
+
+class LatentGenerator(nn.Module):
+    """``decoder(G(noise))``: a generator of graph logits through the autoencoder's code space.
+
+    ``G`` is an MLP (LeakyReLU 0.2, as in LatentGAN) whose output is normalised like the
+    encoder's codes. The interface is MolGAN's :class:`~molgan.models.Generator`'s.
+
+    Args:
+        vocab: The graph vocabulary.
+        decoder: The autoencoder's decoder.
+        z_dim: Noise size.
+        hidden: Widths of ``G``'s MLP.
+        latent_dim: ``Z``, the code size of ``decoder``.
+
+    Examples:
+        >>> vocab = Vocabulary.qm9()
+        >>> dec = GraphDecoder(vocab, latent_dim=8, dim=16, layers=1, heads=2)
+        >>> gen = LatentGenerator(vocab, dec, z_dim=4, hidden=(16,), latent_dim=8)
+        >>> gen(gen.sample_z(2, torch.Generator().manual_seed(0))).bonds.shape
+        torch.Size([2, 9, 9, 4])
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        decoder: GraphDecoder,
+        z_dim: int = 64,
+        hidden: Sequence[int] = (256, 512, 512),
+        latent_dim: int = 128,
+    ) -> None:
+        super().__init__()
+        self.vocab, self.z_dim = vocab, z_dim
+        self.noise_map = nn.Sequential(
+            MLP((z_dim, *hidden), act=lambda: nn.LeakyReLU(0.2)), nn.Linear(hidden[-1], latent_dim)
+        )
+        init_linear_(self.noise_map[-1])
+        self.decoder = decoder
+
+    @classmethod
+    def from_config(cls, cfg: Any, vocab: Vocabulary) -> LatentGenerator:
+        """Build G and a fresh decoder from a ``[model]`` config of ``kind = "latent"``."""
+        decoder = GraphDecoder(vocab, cfg.latent_dim, cfg.ae_dim, cfg.ae_layers, cfg.ae_heads)
+        return cls(vocab, decoder, cfg.z_dim, tuple(cfg.hidden), cfg.latent_dim)
+
+    def codes(self, noise: torch.Tensor) -> torch.Tensor:
+        """Map noise ``[B, z_dim]`` to normalised codes ``[B, Z]``."""
+        return normalize_codes(self.noise_map(noise))
+
+    def forward(self, noise: torch.Tensor) -> DenseGraph:
+        """Graph logits ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` of noise ``[B, z_dim]``."""
+        return self.decoder(self.codes(noise))
+
+    def sample_z(
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """Draw noise ``[B, z_dim]`` from the standard normal prior (on ``generator``'s device)."""
+        target = torch.device(device) if device is not None else self.decoder.code.weight.device
+        source = generator.device if generator is not None else target
+        return torch.randn(batch_size, self.z_dim, generator=generator, device=source).to(target)
+
+
+class LatentCritic(nn.Module):
+    """The latent GAN's critic: an MLP (LeakyReLU 0.2) from codes ``[B, Z]`` to scores ``[B, 1]``.
+
+    Examples:
+        >>> LatentCritic(8, (16,))(torch.zeros(3, 8)).shape
+        torch.Size([3, 1])
+    """
+
+    def __init__(self, latent_dim: int = 128, hidden: Sequence[int] = (512, 256)) -> None:
+        super().__init__()
+        self.body = MLP((latent_dim, *hidden), act=lambda: nn.LeakyReLU(0.2))
+        self.head = init_linear_(nn.Linear(self.body.out_dim, 1))
+
+    def forward(self, codes: torch.Tensor) -> torch.Tensor:
+        """Score codes ``[B, Z]`` as ``[B, 1]``."""
+        return self.head(self.body(codes))
+
+
+class _Block(nn.Module):
+    """A pre-norm transformer layer (GELU, 4x feed-forward, no dropout) with an attention bias.
+
+    Written out rather than ``nn.TransformerEncoderLayer``, whose inference fast path returned
+    NaN with a per-head float mask (torch 2.13).
+    """
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, h: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Update ``h [B, N, D]``; ``bias [B, H, N, N]`` is added to the attention logits."""
+        batch, n, dim = h.shape
+        qkv = self.qkv(self.norm1(h)).view(batch, n, 3, self.heads, dim // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, H, N, D / H]
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # [B, H, N, D / H]
+        h = h + self.out(attended.transpose(1, 2).reshape(batch, n, dim))
+        return h + self.ff(self.norm2(h))

@@ -1,0 +1,193 @@
+"""The graph-space game of every family: the relational-GCN critic and the graph terms of G.
+
+:class:`GraphGame` owns what scores *graphs*: the discriminator (De Cao & Kipf 2018, Sec. 3.2)
+with its optimiser and adversarial loss, and the terms a generator's loss gets from its decoded
+graphs: MolGAN's RL term (:class:`~molgan.reinforce.RewardLearner`), MSGAN's mode-seeking term and
+molgan's structure penalty. The MolGAN family's generator is scored by it directly; the latent
+family's ``decoder(G(noise))`` is scored by it in graph-space fine-tuning. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+
+from molgan.config import Config
+from molgan.graph import DenseGraph, MolGraph
+from molgan.losses import (
+    entropy_regularizer,
+    get_gan_loss,
+    gradient_penalty,
+    mode_seeking_loss,
+    structure_penalty,
+)
+from molgan.models import Discriminator
+from molgan.reinforce import RewardLearner
+from molgan.sampling import softmax_graph
+from molgan.vocab import Vocabulary
+
+__all__ = ["GraphGame", "real_batch", "autocast", "max_valence", "max_net_charge"]
+
+
+def real_batch(graphs: MolGraph, batch_size: int, rng: torch.Generator, vocab: Vocabulary):
+    """A batch of ``batch_size`` training graphs drawn with replacement, one-hot.
+
+    Args:
+        graphs: The training set on the device, ``atoms [M, N]`` and ``bonds [M, N, N]``.
+        batch_size: ``B``.
+        rng: Seeded source of the indices, on the device of ``graphs``.
+        vocab: The vocabulary of ``graphs``.
+
+    Returns:
+        A :class:`DenseGraph`, ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]``.
+    """
+    idx = torch.randint(len(graphs.atoms), (batch_size,), generator=rng, device=rng.device)
+    return MolGraph(graphs.atoms[idx], graphs.bonds[idx]).one_hot(vocab)
+
+
+def autocast(config: Config, device: torch.device):
+    """bfloat16 autocast when ``[train] amp`` is on and the device is a GPU, else nothing."""
+    if config.train.amp and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def max_valence(graphs: MolGraph, vocab: Vocabulary) -> torch.Tensor:
+    """The largest valence (sum of bond orders) of each atom class in a dataset, ``[T]``.
+
+    Data-derived caps for ``losses.structure_penalty``: for QM9 they are C 4, C- 3, N 3, N- 2,
+    N+ 4, O 2, O- 1, F 1; padding gets 0.
+    """
+    orders = torch.tensor(vocab.bond_orders)[graphs.bonds.long()]  # [M, N, N]
+    valence = orders.sum(-1).flatten()  # [M * N]
+    classes = graphs.atoms.long().flatten()  # [M * N]
+    caps = torch.zeros(vocab.n_atom_classes).scatter_reduce(0, classes, valence, reduce="amax")
+    caps[0] = 0.0
+    return caps
+
+
+def max_net_charge(graphs: MolGraph, vocab: Vocabulary) -> float:
+    """The largest ``|net formal charge|`` of a molecule in a dataset (0 for QM9)."""
+    charges = torch.tensor(vocab.atom_charges)[graphs.atoms.long()]  # [M, N]
+    return float(charges.sum(-1).abs().max()) if len(charges) else 0.0
+
+
+class GraphGame:
+    """The graph critic and the graph-space terms of a generator's loss.
+
+    Args:
+        config: The run's configuration (``[train]`` losses and weights, ``[reward]``).
+        vocab: The graph vocabulary.
+        graphs: The training set (data-derived valence caps; the reward learner's real pool).
+        device: Where the networks live.
+        rng: The run's seeded generator (gradient-penalty weights).
+        discriminator: The relational-GCN critic, or ``None`` for a game without one.
+        rl_start: The first step whose generator loss includes the RL term.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        vocab: Vocabulary,
+        graphs: MolGraph,
+        device: torch.device,
+        rng: torch.Generator,
+        discriminator: Discriminator | None,
+        rl_start: int,
+    ) -> None:
+        cfg = config.train
+        self.config, self.rng, self.rl_start = config, rng, rl_start
+        self.gan_loss = get_gan_loss(cfg.loss)
+        self.discriminator = discriminator
+        self.rewards = RewardLearner(config, vocab, graphs, device) if config.reward.terms else None
+        self.bond_orders = torch.tensor(vocab.bond_orders, device=device)  # [Y]
+        self.max_valence = max_valence(graphs, vocab).to(device)  # [T]
+        self.atom_charges = torch.tensor(vocab.atom_charges, dtype=torch.float32, device=device)
+        self.max_net_charge = max_net_charge(graphs, vocab)
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    def build_optimizer(self) -> None:
+        """Create the critic's Adam (after any ``init_from`` has loaded its weights)."""
+        if self.discriminator is not None:
+            cfg = self.config.train
+            self.optimizer = torch.optim.Adam(
+                self.discriminator.parameters(), lr=cfg.lr_discriminator, betas=cfg.betas
+            )
+
+    def discriminator_loss(self, real: DenseGraph, fake: DenseGraph) -> torch.Tensor:
+        """The critic's loss on one-hot ``real`` and detached ``fake`` graphs (GP, entropy)."""
+        cfg = self.config.train
+        real_scores = self.discriminator(real)  # [B, 1]
+        fake_scores = self.discriminator(fake)  # [B, 1]
+        loss_d = self.gan_loss.discriminator(real_scores, fake_scores)
+        if self.gan_loss.uses_gradient_penalty:
+            loss_d = loss_d + cfg.gp_weight * gradient_penalty(
+                self.discriminator, real, fake, self.rng
+            )
+        if cfg.entropy_weight:
+            scores = torch.cat([real_scores, fake_scores])
+            loss_d = loss_d - cfg.entropy_weight * entropy_regularizer(scores)
+        return loss_d
+
+    def update_discriminator(self, loss_d: torch.Tensor) -> None:
+        """One Adam step of the critic on ``loss_d``."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizer.step()
+
+    def observe(self, fake: DenseGraph, z: torch.Tensor) -> None:
+        """Queue a generated batch for RDKit scoring (no-op without ``[reward] terms``)."""
+        if self.rewards is not None:
+            self.rewards.observe(fake, z)
+
+    def adversarial_loss(self, fake: DenseGraph) -> torch.Tensor:
+        """The generator's adversarial loss against the graph critic."""
+        return self.gan_loss.generator(self.discriminator(fake))
+
+    def generator_terms(
+        self,
+        loss_g: torch.Tensor,
+        z: torch.Tensor,
+        logits: DenseGraph,
+        fake: DenseGraph,
+        generator: torch.nn.Module,
+        step: int,
+    ) -> torch.Tensor:
+        """Add the RL term (from ``rl_start`` on), mode seeking and the structure penalty.
+
+        Args:
+            loss_g: The family's adversarial loss of the generator.
+            z: The noise ``[B, Z]`` that made ``logits``.
+            logits: The generator's graph logits.
+            fake: Their Gumbel-softmax sample.
+            generator: The generator (REINFORCE re-evaluates its log-probabilities).
+            step: The loop's step.
+        """
+        cfg = self.config.train
+        if self.rewards is not None and step >= self.rl_start:
+            loss_g = self.rewards.generator_loss(loss_g, fake, generator)
+        if cfg.diversity_weight:
+            loss_g = loss_g + cfg.diversity_weight * mode_seeking_loss(softmax_graph(logits), z)
+        if cfg.structure_weight:
+            penalty = structure_penalty(
+                fake, self.max_valence, self.bond_orders, self.atom_charges, self.max_net_charge
+            )
+            loss_g = loss_g + cfg.structure_weight * penalty.mean()
+        return loss_g
+
+    @property
+    def uses_graphs(self) -> bool:
+        """Whether the generator's loss reads decoded graphs at all."""
+        cfg = self.config.train
+        return bool(
+            self.rewards is not None
+            or cfg.diversity_weight
+            or cfg.structure_weight
+            or (self.discriminator is not None and cfg.graph_weight)
+        )
+
+    def close(self) -> None:
+        """Stop the reward workers."""
+        if self.rewards is not None:
+            self.rewards.close()

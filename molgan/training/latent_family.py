@@ -1,0 +1,331 @@
+"""The latent family's training step: a graph autoencoder, then a GAN in its code space.
+
+Stage 1 (``[autoencoder] steps``): the encoder and the one-shot decoder learn to reconstruct
+training graphs over a canonical atom order, with Gaussian noise on the codes (cross-entropy,
+AdamW, one-cycle learning rate, gradient clipping). Stage 2 (``[train] steps``): the latent GAN of
+LatentGAN (Prykhodko et al. 2019): G maps noise to codes, an MLP critic tells them from the
+(frozen) encoder's codes of training graphs, with the adversarial losses of ``molgan.losses``.
+Optionally, the graph-space game joins in: the relational-GCN discriminator scores decoded graphs
+(``[train] graph_weight``), and the structure penalty, mode seeking and the RL term act on them,
+exactly as for the MolGAN family (:class:`~molgan.training.GraphGame`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from molgan.checkpoint import load_checkpoint
+from molgan.config import Config
+from molgan.graph import MolGraph
+from molgan.losses import get_gan_loss, gradient_penalty
+from molgan.models import Discriminator
+from molgan.models.autoencoder import (
+    GraphEncoder,
+    LatentCritic,
+    LatentGenerator,
+    reconstruction_loss,
+)
+from molgan.sampling import logits_to_graph, sample_dense_graph
+from molgan.training.graph_game import GraphGame, autocast, real_batch
+from molgan.vocab import Vocabulary
+
+__all__ = ["LatentFamily", "encode_graphs", "one_cycle_lr", "reconstruction_rate"]
+
+_EVAL_GRAPHS = 1000  # training graphs whose exact reconstruction each evaluation reports
+_WARMUP = 0.05  # share of the autoencoder steps spent warming the learning rate up
+
+
+class LatentFamily:
+    """The autoencoder, the latent GAN and (optionally) the graph critic, with their steps.
+
+    Args:
+        config: The run's configuration (``[model] kind = "latent"``).
+        vocab: The graph vocabulary.
+        graphs: The training set on ``device``, in a canonical atom order.
+        device: Where the networks live.
+        rng: The run's seeded generator (batches, noise, Gumbel draws, GP weights).
+    """
+
+    losses = ("loss_ae", "loss_d", "loss_g", "loss_graph_d")
+    """The names of the losses :meth:`train_step` returns, in log order."""
+    metrics = ("reconstruction",)
+    """The names of the metrics :meth:`evaluate` returns."""
+
+    def __init__(
+        self,
+        config: Config,
+        vocab: Vocabulary,
+        graphs: MolGraph,
+        device: torch.device,
+        rng: torch.Generator,
+    ) -> None:
+        cfg, model = config.train, config.model
+        if config.data.atom_order == "input":
+            raise ValueError(
+                'kind = "latent" decodes atoms into fixed slots, so it needs a canonical order: '
+                'set [data] atom_order = "smiles" or "bfs"'
+            )
+        self.config, self.vocab, self.graphs, self.device, self.rng = (
+            config,
+            vocab,
+            graphs,
+            device,
+            rng,
+        )
+        self.ae_steps = config.autoencoder.steps
+        self.total_steps = self.ae_steps + cfg.steps
+        self.init_weights: dict[str, dict] | None = None
+        self.gan_loss = get_gan_loss(cfg.loss)
+        with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left untouched
+            torch.manual_seed(cfg.seed)
+            self.encoder = GraphEncoder(
+                vocab, model.latent_dim, model.ae_dim, model.ae_layers, model.ae_heads
+            ).to(device)
+            self.generator = LatentGenerator.from_config(model, vocab).to(device)
+            self.critic = LatentCritic(model.latent_dim, model.critic_hidden).to(device)
+            discriminator = (
+                Discriminator.from_config(model, vocab).to(device) if cfg.graph_weight else None
+            )
+            self.game = GraphGame(
+                config,
+                vocab,
+                graphs,
+                device,
+                rng,
+                discriminator,
+                rl_start=self.ae_steps + int(config.reward.warmup * cfg.steps),
+            )
+        if cfg.init_from:
+            self._init_from(cfg.init_from)
+        self.decoder = self.generator.decoder
+        ae_params = [*self.encoder.parameters(), *self.decoder.parameters()]
+        self.opt_ae = torch.optim.AdamW(ae_params, lr=config.autoencoder.lr)
+        g_params = list(self.generator.noise_map.parameters())
+        if cfg.train_decoder:
+            g_params += list(self.decoder.parameters())
+        self.opt_g = torch.optim.Adam(g_params, lr=cfg.lr_generator, betas=cfg.betas)
+        self.opt_c = torch.optim.Adam(
+            self.critic.parameters(), lr=cfg.lr_discriminator, betas=cfg.betas
+        )
+        self.game.build_optimizer()
+        self._graph_start = self.ae_steps + int(cfg.graph_start * cfg.steps)
+        self._frozen = False
+
+    @property
+    def discriminator(self) -> Discriminator | None:
+        """The relational-GCN critic of decoded graphs (``None`` without ``graph_weight``)."""
+        return self.game.discriminator
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        """An autoencoder update before ``[autoencoder] steps``, a latent GAN step after."""
+        if step < self.ae_steps:
+            return self._autoencoder_step(step)
+        return self._gan_step(step)
+
+    def evaluate(self) -> dict[str, float]:
+        """Exact reconstruction of the first 1,000 training graphs (codes without noise)."""
+        graphs = MolGraph(self.graphs.atoms[:_EVAL_GRAPHS], self.graphs.bonds[:_EVAL_GRAPHS])
+        return {"reconstruction": reconstruction_rate(self.encoder, self.decoder, graphs)}
+
+    def state(self) -> tuple[dict[str, dict], dict[str, dict], dict[str, Any]]:
+        """Weights, optimiser states and JSON extras to checkpoint."""
+        weights = {"encoder": self.encoder.state_dict(), "latent_critic": self.critic.state_dict()}
+        optimizers = {
+            "autoencoder": self.opt_ae.state_dict(),
+            "generator": self.opt_g.state_dict(),
+            "latent_critic": self.opt_c.state_dict(),
+        }
+        if self.discriminator is not None:
+            weights["discriminator"] = self.discriminator.state_dict()
+            optimizers["discriminator"] = self.game.optimizer.state_dict()
+        extra: dict[str, Any] = {}
+        if self.game.rewards is not None:
+            reward_weights, reward_optimizer, extra["rewards"] = self.game.rewards.state()
+            weights.update(reward_weights)
+            if reward_optimizer is not None:
+                optimizers["reward"] = reward_optimizer
+        return weights, optimizers, extra
+
+    def load_state(
+        self, weights: dict[str, dict], optimizers: dict[str, dict], extra: dict[str, Any]
+    ) -> None:
+        """Restore :meth:`state` (the generator's weights are loaded by the loop)."""
+        self.encoder.load_state_dict(weights["encoder"])
+        self.critic.load_state_dict(weights["latent_critic"])
+        self.opt_ae.load_state_dict(optimizers["autoencoder"])
+        self.opt_g.load_state_dict(optimizers["generator"])
+        self.opt_c.load_state_dict(optimizers["latent_critic"])
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(weights["discriminator"])
+            self.game.optimizer.load_state_dict(optimizers["discriminator"])
+        if self.game.rewards is not None:
+            self.game.rewards.load_state(weights, optimizers.get("reward"), extra["rewards"])
+
+    def close(self) -> None:
+        """Stop the reward workers."""
+        self.game.close()
+
+    # -- the stages ----------------------------------------------------------------------------
+
+    def _autoencoder_step(self, step: int) -> dict[str, torch.Tensor]:
+        ae = self.config.autoencoder
+        for group in self.opt_ae.param_groups:
+            group["lr"] = one_cycle_lr(step, self.ae_steps, ae.lr)
+        with autocast(self.config, self.device):
+            real = real_batch(self.graphs, ae.batch_size, self.rng, self.vocab)
+            codes = self.encoder(real)  # [B, Z]
+            noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
+            logits = self.decoder(codes + ae.latent_noise * noise.to(codes.device))
+            loss = reconstruction_loss(logits, real)
+        self.opt_ae.zero_grad(set_to_none=True)
+        loss.backward()
+        if ae.clip_grad:
+            torch.nn.utils.clip_grad_norm_(self.opt_ae.param_groups[0]["params"], ae.clip_grad)
+        self.opt_ae.step()
+        return {"loss_ae": loss}
+
+    def _gan_step(self, step: int) -> dict[str, torch.Tensor]:
+        cfg = self.config.train
+        gan_step = step - self.ae_steps
+        if not self._frozen:
+            self._freeze_autoencoder()
+        with autocast(self.config, self.device):
+            idx = torch.randint(
+                len(self._codes), (cfg.batch_size,), generator=self.rng, device=self.rng.device
+            )
+            real_codes = self._codes[idx]  # [B, Z]
+            with torch.no_grad():
+                noise = self.generator.sample_z(cfg.batch_size, self.rng)  # [B, z_dim]
+                fake_codes = self.generator.codes(noise)  # [B, Z]
+            loss_d = self.gan_loss.discriminator(self.critic(real_codes), self.critic(fake_codes))
+            if self.gan_loss.uses_gradient_penalty:
+                loss_d = loss_d + cfg.gp_weight * gradient_penalty(
+                    self.critic, real_codes, fake_codes, self.rng
+                )
+        self.opt_c.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_c.step()
+        losses = {"loss_d": loss_d}
+        if self.discriminator is not None or self.game.rewards is not None:
+            with autocast(self.config, self.device), torch.no_grad():
+                fake = sample_dense_graph(self.decoder(fake_codes), cfg.tau, cfg.hard, self.rng)
+            if self.discriminator is not None:
+                real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
+                with autocast(self.config, self.device):
+                    loss_graph_d = self.game.discriminator_loss(real, fake)
+                self.game.update_discriminator(loss_graph_d)
+                losses["loss_graph_d"] = loss_graph_d
+            self.game.observe(fake, noise)
+        if (gan_step + 1) % cfg.n_critic == 0:
+            with autocast(self.config, self.device):
+                noise = self.generator.sample_z(cfg.batch_size, self.rng)
+                codes = self.generator.codes(noise)
+                loss_g = self.gan_loss.generator(self.critic(codes))
+                if step >= self._graph_start and self.game.uses_graphs:
+                    logits = self.decoder(codes)
+                    fake = sample_dense_graph(logits, cfg.tau, cfg.hard, self.rng)
+                    if self.discriminator is not None:
+                        loss_g = loss_g + cfg.graph_weight * self.game.adversarial_loss(fake)
+                    loss_g = self.game.generator_terms(
+                        loss_g, noise, logits, fake, self.generator, step
+                    )
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            if cfg.clip_grad:
+                torch.nn.utils.clip_grad_norm_(self.opt_g.param_groups[0]["params"], cfg.clip_grad)
+            self.opt_g.step()
+            losses["loss_g"] = loss_g
+        return losses
+
+    def _freeze_autoencoder(self) -> None:
+        """From the GAN stage on the encoder is fixed, and the decoder too unless trained.
+
+        The codes of all training graphs are computed once here (the critic's real samples).
+        """
+        self.encoder.eval().requires_grad_(False)
+        self.decoder.requires_grad_(self.config.train.train_decoder)
+        self._codes = encode_graphs(self.encoder, self.graphs)  # [M, Z]
+        self._frozen = True
+
+    def _init_from(self, path: str) -> None:
+        """Load what a checkpoint has trained.
+
+        The autoencoder always; G and the critics if its GAN stage had begun. A checkpoint of
+        the MolGAN family is refused.
+        """
+        checkpoint = load_checkpoint(path, map_location=self.device)
+        if checkpoint.config.model.kind != "latent" or checkpoint.vocab != self.vocab:
+            raise ValueError(f"init_from {path}: not a latent-family checkpoint of this vocabulary")
+        if "encoder" not in checkpoint.weights:
+            raise ValueError(f"init_from {path}: holds no encoder (an inference-only export?)")
+        weights = checkpoint.weights
+        self.encoder.load_state_dict(weights["encoder"])
+        gan_started = checkpoint.step > checkpoint.config.autoencoder.steps
+        if gan_started:
+            self.generator.load_state_dict(weights["generator"])
+            self.critic.load_state_dict(weights["latent_critic"])
+            if self.discriminator is not None and "discriminator" in weights:
+                self.discriminator.load_state_dict(weights["discriminator"])
+            self.init_weights = weights
+        else:  # only the decoder of G is trained yet; G's own MLP keeps this run's seed
+            decoder = {
+                k.removeprefix("decoder."): v
+                for k, v in weights["generator"].items()
+                if k.startswith("decoder.")
+            }
+            self.generator.decoder.load_state_dict(decoder)
+
+
+def one_cycle_lr(step: int, total: int, peak: float) -> float:
+    """Linear warm-up over the first 5 % of ``total`` steps, then cosine decay to 0.
+
+    Examples:
+        >>> [round(one_cycle_lr(s, 100, 1.0), 3) for s in (0, 4, 5, 52, 100)]
+        [0.2, 1.0, 1.0, 0.508, 0.0]
+    """
+    warmup = max(1, int(_WARMUP * total))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+@torch.no_grad()
+def encode_graphs(encoder: GraphEncoder, graphs: MolGraph, batch_size: int = 1024) -> torch.Tensor:
+    """The codes ``[M, Z]`` of graphs ``atoms [M, N]``, ``bonds [M, N, N]`` (no noise)."""
+    codes = []
+    for start in range(0, len(graphs.atoms), batch_size):
+        batch = MolGraph(
+            graphs.atoms[start : start + batch_size], graphs.bonds[start : start + batch_size]
+        )
+        codes.append(encoder(batch.one_hot(encoder.vocab)))
+    return torch.cat(codes)
+
+
+@torch.no_grad()
+def reconstruction_rate(
+    encoder: GraphEncoder, decoder: torch.nn.Module, graphs: MolGraph, batch_size: int = 1024
+) -> float:
+    """The fraction of graphs whose decoded code gives back exactly the same graph.
+
+    Equal class ids in a canonical atom order is equal canonical SMILES (the codec is exact).
+    """
+    was_training = encoder.training, decoder.training
+    encoder.eval()
+    decoder.eval()
+    vocab = encoder.vocab
+    exact = 0
+    for start in range(0, len(graphs.atoms), batch_size):
+        batch = MolGraph(
+            graphs.atoms[start : start + batch_size], graphs.bonds[start : start + batch_size]
+        )
+        decoded = logits_to_graph(decoder(encoder(batch.one_hot(vocab))))
+        same_atoms = (decoded.atoms == batch.atoms.long()).all(-1)
+        same_bonds = (decoded.bonds == batch.bonds.long()).flatten(1).all(-1)
+        exact += int((same_atoms & same_bonds).sum())
+    encoder.train(was_training[0])
+    decoder.train(was_training[1])
+    return exact / max(1, len(graphs.atoms))

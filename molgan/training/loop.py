@@ -1,0 +1,409 @@
+"""The training loop, shared by every model family: schedule, EMA, evaluation, logs, checkpoints.
+
+A family module (:data:`molgan.training.FAMILIES`, keyed by ``[model] kind``) owns its networks,
+optimisers and step, and does no I/O. :class:`Trainer` owns everything around the step: the
+seeded RNG, the loss accumulators (read, and checked for NaN/inf, once every ``log_every`` steps,
+so the step never syncs with the host), the weight average of the generator, the periodic strict
+evaluation of a sample (RDKit runs only there), ``best/``, ``log.csv`` and the checkpoints.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from tqdm import tqdm
+
+from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from molgan.config import Config
+from molgan.graph import MolGraph, graphs_to_smiles
+from molgan.reinforce import RewardLearner
+from molgan.sampling import generate_graphs
+from molgan.vocab import Vocabulary
+
+__all__ = ["Trainer", "FamilyModule", "NonFiniteLossError", "resolve_device"]
+
+logger = logging.getLogger(__name__)
+
+_LOG_FIELDS = (
+    "step",
+    "loss_d",
+    "loss_g",
+    "reward",
+    "validity",
+    "uniqueness",
+    "eval_reward",
+    "seconds",
+)
+
+
+class FamilyModule(Protocol):
+    """What the loop needs from a model family: its networks, its step and its state.
+
+    ``generator`` has MolGAN's generator interface (``sample_z(n, rng)`` and
+    ``forward(noise) -> DenseGraph`` of logits), so sampling and evaluation are the same for
+    every family.
+    """
+
+    losses: tuple[str, ...]
+    metrics: tuple[str, ...]
+    generator: torch.nn.Module
+    total_steps: int
+    init_weights: dict[str, dict] | None
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        """Run step ``step``; return its losses (device tensors) by name."""
+
+    def evaluate(self) -> dict[str, float]:
+        """Family-specific metrics for an evaluation row."""
+
+    def state(self) -> tuple[dict[str, dict], dict[str, dict], dict[str, Any]]:
+        """Weights (all but the generator's own, which the loop adds), optimisers, extras."""
+
+    def load_state(
+        self, weights: dict[str, dict], optimizers: dict[str, dict], extra: dict[str, Any]
+    ) -> None:
+        """Restore :meth:`state`."""
+
+    def close(self) -> None:
+        """Release workers."""
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite; the message names the first step where it happened."""
+
+
+def resolve_device(device: str | None = None) -> torch.device:
+    """``"cuda"`` when available and not overridden, else ``"cpu"``.
+
+    Examples:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
+    return torch.device(device)
+
+
+class Trainer:
+    """Train one model family: the loop around its step.
+
+    Args:
+        config: The run's configuration (``config.train`` drives the loop, ``config.model.kind``
+            picks the family).
+        vocab: The vocabulary of ``graphs``.
+        graphs: The training set as dense ids (``atoms [M, N]``, ``bonds [M, N, N]``).
+        device: ``"cpu"``, ``"cuda"`` or ``None`` for automatic.
+        out_dir: Where logs, the loss plot and ``checkpoint/`` go (``None``: nowhere).
+        progress: Show a tqdm bar with live validity and uniqueness.
+        family: Builds the family module from ``(config, vocab, graphs, device, rng)``; default:
+            ``FAMILIES[config.model.kind]``.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        vocab: Vocabulary,
+        graphs: MolGraph,
+        *,
+        device: str | torch.device | None = None,
+        out_dir: str | os.PathLike | None = None,
+        progress: bool = True,
+        family: Callable[..., FamilyModule] | None = None,
+    ) -> None:
+        if len(graphs.atoms) == 0:
+            raise ValueError("no training molecules")
+        cfg = config.train
+        if cfg.keep_best not in ("", "valid_unique", "eval_reward"):
+            raise ValueError(
+                f"keep_best must be '', 'valid_unique' or 'eval_reward', not {cfg.keep_best!r}"
+            )
+        if cfg.keep_best == "eval_reward" and not config.reward.terms:
+            raise ValueError("keep_best = 'eval_reward' needs [reward] terms")
+        self.config, self.vocab, self.progress = config, vocab, progress
+        self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        if family is None:
+            from molgan.training import FAMILIES
+
+            family = FAMILIES[config.model.kind]
+        device_graphs = MolGraph(graphs.atoms.to(self.device), graphs.bonds.to(self.device))
+        self.module = family(config, vocab, device_graphs, self.device, self.rng)
+        self.generator = self.module.generator
+        # What samples, evaluations and saved models use: the weight average, or G itself.
+        self.sampler = copy.deepcopy(self.generator) if cfg.ema else self.generator
+        self.sampler.requires_grad_(not cfg.ema)
+        if cfg.ema and self.module.init_weights is not None:
+            weights = self.module.init_weights
+            self.sampler.load_state_dict(weights.get("generator_ema", weights["generator"]))
+        self.step = 0
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {"value": None, "step": 0}  # JSON-safe: no -inf
+        self.seconds = 0.0  # training wall time, carried across resumes
+        self._reset_accumulators()
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, graphs: MolGraph, **kwargs: Any) -> Trainer:
+        """Rebuild a trainer from a checkpoint and continue exactly where it stopped."""
+        checkpoint = load_checkpoint(path)
+        trainer = cls(checkpoint.config, checkpoint.vocab, graphs, **kwargs)
+        trainer.load_state(checkpoint)
+        return trainer
+
+    @property
+    def discriminator(self) -> torch.nn.Module | None:
+        """The family's relational-GCN critic (``None`` where it has none)."""
+        return self.module.game.discriminator
+
+    @property
+    def rewards(self) -> RewardLearner | None:
+        """The RL term's reward learner (``None`` without ``[reward] terms``)."""
+        return self.module.game.rewards
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of the whole run (the latent family adds its autoencoder stage)."""
+        return self.module.total_steps
+
+    # -- the step ------------------------------------------------------------------------------
+
+    def train_step(self) -> None:
+        """Run the family's step, accumulate its losses, update the weight average."""
+        losses = self.module.train_step(self.step)
+        for name, loss in losses.items():
+            self._track(name, loss)
+        if self.config.train.ema and "loss_g" in losses:
+            self._update_ema()
+        self.step += 1
+
+    def fit(self, steps: int | None = None) -> list[dict[str, Any]]:
+        """Train until ``steps`` (default :attr:`total_steps`) total steps are done.
+
+        Logs every ``log_every`` steps, evaluates every ``eval_every``, checkpoints every
+        ``checkpoint_every`` and at the end, and plots the history into ``out_dir``.
+
+        Raises:
+            NonFiniteLossError: If a loss became NaN/inf (checked at every log row).
+        """
+        cfg = self.config.train
+        total = steps if steps is not None else self.total_steps
+        bar = tqdm(
+            total=total, initial=self.step, desc="training", unit="step", disable=not self.progress
+        )
+        started = time.perf_counter() - self.seconds
+        try:
+            while self.step < total:
+                self.train_step()
+                self.seconds = time.perf_counter() - started
+                bar.update(1)
+                last = self.step == total
+                if self.step % cfg.log_every == 0 or last:
+                    row = self._log_row()
+                    evaluated = self.step % cfg.eval_every == 0 or last
+                    if evaluated:
+                        row.update(self.evaluate_sample(cfg.eval_samples))
+                    self._record(row)
+                    if evaluated:
+                        self._keep_if_best(row)  # after recording, so best/ holds its own row
+                    bar.set_postfix({k: _short(v) for k, v in row.items() if k != "step"})
+                if self.out_dir is not None and (self.step % cfg.checkpoint_every == 0 or last):
+                    self.save(self.out_dir / "checkpoint")
+        finally:
+            bar.close()
+            self.module.close()
+        if self.out_dir is not None:
+            self.plot(self.out_dir / "training.png")
+        return self.history
+
+    # -- evaluation, state, outputs ------------------------------------------------------------
+
+    def evaluate_sample(self, n: int) -> dict[str, float]:
+        """Strict validity and uniqueness of ``n`` samples (a fixed seed, so rows compare).
+
+        The family may add its own metrics (the latent family: reconstruction).
+        """
+        rng = torch.Generator(device=self.device).manual_seed(12345)
+        smiles: list[str | None] = []
+        model = self.config.model
+        for graphs in generate_graphs(self.sampler, n, rng, model.temperature, min_p=model.min_p):
+            smiles.extend(graphs_to_smiles(graphs, self.vocab))
+        valid = [s for s in smiles if s is not None]
+        row = {
+            "validity": len(valid) / n,
+            "uniqueness": len(set(valid)) / len(valid) if valid else 0.0,
+        }
+        if self.rewards is not None:  # the objective on this sample (uniqueness within it)
+            row["eval_reward"] = float(self.rewards.scorer.score(smiles, generated=False).mean())
+        row.update(self.module.evaluate())
+        return row
+
+    def checkpoint(self) -> Checkpoint:
+        """Everything needed to resume exactly: weights, optimisers, RNG states, step, history."""
+        rng = {"trainer": self.rng.get_state(), "torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        module_weights, optimizers, module_extra = self.module.state()
+        weights = {"generator": self.generator.state_dict(), **module_weights}
+        if self.config.train.ema:
+            weights["generator_ema"] = self.sampler.state_dict()
+        extra: dict[str, Any] = {
+            "family": self.config.model.kind,
+            "history": self.history,
+            "best": self.best,
+            "seconds": self.seconds,
+            # so a resumed run logs the same averages as an uninterrupted one
+            "since_last_log": {
+                "sums": {name: float(total) for name, total in self._loss_sums.items()},
+                "counts": dict(self._loss_counts),
+            },
+            **module_extra,
+        }
+        return Checkpoint(
+            config=self.config,
+            vocab=self.vocab,
+            weights=weights,
+            step=self.step,
+            optimizers=optimizers,
+            rng=rng,
+            extra=extra,
+        )
+
+    def load_state(self, checkpoint: Checkpoint) -> None:
+        """Restore a :meth:`checkpoint` (same config and vocabulary)."""
+        if checkpoint.vocab != self.vocab:
+            raise ValueError("checkpoint vocabulary differs from the trainer's")
+        weights = checkpoint.weights
+        self.generator.load_state_dict(weights["generator"])
+        if self.config.train.ema:
+            self.sampler.load_state_dict(weights.get("generator_ema", weights["generator"]))
+        self.module.load_state(weights, checkpoint.optimizers, checkpoint.extra)
+        self.rng.set_state(checkpoint.rng["trainer"])
+        torch.set_rng_state(checkpoint.rng["torch"])
+        if "cuda" in checkpoint.rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(checkpoint.rng["cuda"], self.device)
+        self.step = checkpoint.step
+        self.history = list(checkpoint.extra.get("history", []))
+        self.best = dict(checkpoint.extra.get("best", self.best))
+        self.seconds = float(checkpoint.extra.get("seconds", 0.0))
+        self._reset_accumulators()
+        since = checkpoint.extra.get("since_last_log", {})
+        for name, total in since.get("sums", {}).items():
+            self._loss_sums[name] = torch.full((), total, device=self.device)
+        self._loss_counts.update(since.get("counts", {}))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write :meth:`checkpoint` atomically to directory ``path``."""
+        return save_checkpoint(path, self.checkpoint())
+
+    def plot(self, path: str | os.PathLike) -> None:
+        """Plot losses and validity/uniqueness against the step into a PNG."""
+        if not self.history:
+            return
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.5))
+        steps = [row["step"] for row in self.history]
+        for key in self.module.losses:
+            ax_loss.plot(steps, [row.get(key, math.nan) for row in self.history], label=key)
+        ax_loss.set(xlabel="step", title="losses")
+        ax_loss.legend()
+        evaluated = [row for row in self.history if "validity" in row]
+        for key in ("validity", "uniqueness"):
+            ax_metric.plot(
+                [r["step"] for r in evaluated], [r[key] for r in evaluated], "o-", label=key
+            )
+        ax_metric.set(xlabel="step", ylim=(0, 1.02), title="strict sample metrics")
+        ax_metric.legend()
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+
+    # -- private -------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """``ema <- decay * ema + (1 - decay) * weights``, on the device, no host sync."""
+        averaged = list(self.sampler.parameters())
+        torch._foreach_lerp_(
+            averaged, list(self.generator.parameters()), 1.0 - self.config.train.ema
+        )
+
+    def _keep_if_best(self, row: dict[str, Any]) -> None:
+        """Save ``out_dir/best`` when this evaluation beats every earlier one.
+
+        Early stopping without stopping: GAN training can collapse late (MolGAN stopped early).
+        """
+        key = self.config.train.keep_best
+        if not key or self.out_dir is None:
+            return
+        value = row["validity"] * row["uniqueness"] if key == "valid_unique" else row[key]
+        if self.best["value"] is None or value > self.best["value"]:
+            self.best = {"value": value, "step": self.step}
+            self.save(self.out_dir / "best")
+
+    def _reset_accumulators(self) -> None:
+        self._loss_sums: dict[str, torch.Tensor] = {}
+        self._loss_counts: dict[str, int] = {}
+        self._first_bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
+
+    def _track(self, name: str, loss: torch.Tensor) -> None:
+        """Accumulate a loss and remember the first non-finite step, without a host sync."""
+        loss = loss.detach().float()
+        if name not in self._loss_sums:
+            self._loss_sums[name] = torch.zeros((), device=self.device)
+        self._loss_sums[name].add_(loss)
+        self._loss_counts[name] = self._loss_counts.get(name, 0) + 1
+        bad = ~torch.isfinite(loss) & (self._first_bad_step < 0)
+        self._first_bad_step.copy_(torch.where(bad, self.step + 1, self._first_bad_step))
+
+    def _log_row(self) -> dict[str, Any]:
+        first_bad = int(self._first_bad_step)
+        if first_bad >= 0:
+            raise NonFiniteLossError(
+                f"a loss became NaN or infinite at step {first_bad}; lower the learning rates, "
+                "or raise gp_weight / entropy_weight, and resume from the last checkpoint"
+            )
+        row: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 1)}
+        for name in self.module.losses:  # a loss with no update since the last row is left out
+            if self._loss_counts.get(name):
+                row[name] = float(self._loss_sums[name]) / self._loss_counts[name]
+        if self.rewards is not None:
+            row["reward"] = self.rewards.pop_mean_reward()
+        self._reset_accumulators()
+        return row
+
+    @property
+    def _log_fields(self) -> tuple[str, ...]:
+        extra = [k for k in (*self.module.losses, *self.module.metrics) if k not in _LOG_FIELDS]
+        return (*_LOG_FIELDS, *extra)
+
+    def _record(self, row: dict[str, Any]) -> None:
+        self.history.append(row)
+        if self.out_dir is None:
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        log = self.out_dir / "log.csv"
+        new = not log.exists()
+        with log.open("a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=self._log_fields)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: row.get(k, "") for k in self._log_fields})
+
+
+def _short(value: float) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)

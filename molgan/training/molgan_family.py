@@ -1,0 +1,169 @@
+"""The MolGAN family's training step: an MLP generator against the relational-GCN discriminator.
+
+One step is one discriminator update, plus a generator update every ``n_critic`` steps (De Cao &
+Kipf 2018). The step runs on tensors only (no RDKit, no ``.item()``) and returns its losses as
+device tensors; the loop (:class:`molgan.training.Trainer`) reads them once per log row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from molgan.checkpoint import load_checkpoint
+from molgan.config import Config
+from molgan.graph import DenseGraph, MolGraph
+from molgan.models import Discriminator, Generator
+from molgan.sampling import sample_dense_graph
+from molgan.training.graph_game import GraphGame, autocast, real_batch
+from molgan.vocab import Vocabulary
+
+__all__ = ["MolGANFamily"]
+
+
+class MolGANFamily:
+    """MolGAN's networks, optimisers and step.
+
+    Args:
+        config: The run's configuration.
+        vocab: The graph vocabulary.
+        graphs: The training set on ``device`` (``atoms [M, N]``, ``bonds [M, N, N]``).
+        device: Where the networks live.
+        rng: The run's seeded generator (batches, noise, Gumbel draws, GP weights).
+    """
+
+    losses = ("loss_d", "loss_g")
+    """The names of the losses :meth:`train_step` returns, in log order."""
+    metrics: tuple[str, ...] = ()
+    """The names of the metrics :meth:`evaluate` returns."""
+
+    def __init__(
+        self,
+        config: Config,
+        vocab: Vocabulary,
+        graphs: MolGraph,
+        device: torch.device,
+        rng: torch.Generator,
+    ) -> None:
+        cfg = config.train
+        self.config, self.vocab, self.graphs, self.device, self.rng = (
+            config,
+            vocab,
+            graphs,
+            device,
+            rng,
+        )
+        self.total_steps = cfg.steps
+        self.init_weights: dict[str, dict] | None = None  # what init_from loaded, for the loop
+        with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left untouched
+            torch.manual_seed(cfg.seed)
+            self.generator = Generator.from_config(config.model, vocab).to(device)
+            discriminator = Discriminator.from_config(config.model, vocab).to(device)
+            self.game = GraphGame(
+                config,
+                vocab,
+                graphs,
+                device,
+                rng,
+                discriminator,
+                rl_start=int(config.reward.warmup * cfg.steps),
+            )
+        if cfg.init_from:
+            self._init_from(cfg.init_from)
+        self.opt_g = torch.optim.Adam(
+            self.generator.parameters(), lr=cfg.lr_generator, betas=cfg.betas
+        )
+        self.game.build_optimizer()
+
+    @property
+    def discriminator(self) -> Discriminator:
+        """The relational-GCN critic."""
+        return self.game.discriminator
+
+    def train_step(self, step: int) -> dict[str, torch.Tensor]:
+        """One discriminator update, plus a generator update every ``n_critic`` steps."""
+        cfg = self.config.train
+        with autocast(self.config, self.device):
+            real = real_batch(self.graphs, cfg.batch_size, self.rng, self.vocab)
+            z_fake, _, fake = self._generate()
+            fake = DenseGraph(fake.atoms.detach(), fake.bonds.detach())
+            loss_d = self.game.discriminator_loss(real, fake)
+        self.game.update_discriminator(loss_d)
+        losses = {"loss_d": loss_d}
+        self.game.observe(fake, z_fake)
+        if (step + 1) % cfg.n_critic == 0:
+            with autocast(self.config, self.device):
+                z, logits, fake = self._generate()
+                loss_g = self.game.adversarial_loss(fake)
+                loss_g = self.game.generator_terms(loss_g, z, logits, fake, self.generator, step)
+            self.opt_g.zero_grad(set_to_none=True)
+            loss_g.backward()
+            if cfg.clip_grad:
+                torch.nn.utils.clip_grad_norm_(self.generator.parameters(), cfg.clip_grad)
+            self.opt_g.step()
+            losses["loss_g"] = loss_g
+        return losses
+
+    def evaluate(self) -> dict[str, float]:
+        """No family-specific metrics: the loop's sample metrics say it all."""
+        return {}
+
+    def state(self) -> tuple[dict[str, dict], dict[str, dict], dict[str, Any]]:
+        """Weights, optimiser states and JSON extras to checkpoint."""
+        weights = {
+            "generator": self.generator.state_dict(),
+            "discriminator": self.discriminator.state_dict(),
+        }
+        optimizers = {
+            "generator": self.opt_g.state_dict(),
+            "discriminator": self.game.optimizer.state_dict(),
+        }
+        extra: dict[str, Any] = {}
+        if self.game.rewards is not None:
+            reward_weights, reward_optimizer, extra["rewards"] = self.game.rewards.state()
+            weights.update(reward_weights)
+            if reward_optimizer is not None:
+                optimizers["reward"] = reward_optimizer
+        return weights, optimizers, extra
+
+    def load_state(
+        self, weights: dict[str, dict], optimizers: dict[str, dict], extra: dict[str, Any]
+    ) -> None:
+        """Restore :meth:`state` (the generator's weights are loaded by the loop)."""
+        self.discriminator.load_state_dict(weights["discriminator"])
+        self.opt_g.load_state_dict(optimizers["generator"])
+        self.game.optimizer.load_state_dict(optimizers["discriminator"])
+        if self.game.rewards is not None:
+            self.game.rewards.load_state(weights, optimizers.get("reward"), extra["rewards"])
+
+    def close(self) -> None:
+        """Stop the reward workers."""
+        self.game.close()
+
+    def _generate(self) -> tuple[torch.Tensor, DenseGraph, DenseGraph]:
+        """Noise ``[B, Z]``, the generator's logits, and their Gumbel-softmax sample."""
+        cfg = self.config.train
+        z = self.generator.sample_z(cfg.batch_size, self.rng)  # [B, Z]
+        logits = self.generator(z)
+        return z, logits, sample_dense_graph(logits, cfg.tau, cfg.hard, self.rng)
+
+    def _init_from(self, path: str) -> None:
+        checkpoint = load_checkpoint(path, map_location=self.device)
+        # The sampling temperature may differ; every layer size must match.
+        theirs = dataclasses.replace(checkpoint.config.model, temperature=0.0)
+        ours = dataclasses.replace(self.config.model, temperature=0.0)
+        if checkpoint.vocab != self.vocab or theirs != ours:
+            raise ValueError(
+                f"init_from {path}: its vocabulary or [model] layers differ from this run's; "
+                "copy its [model] table into the config"
+            )
+        if "discriminator" not in checkpoint.weights:
+            raise ValueError(
+                f"init_from {path}: an inference-only checkpoint (generator weights only); "
+                "fine-tuning needs the discriminator too, as `molgan train` saves it"
+            )
+        self.init_weights = checkpoint.weights
+        self.generator.load_state_dict(checkpoint.weights["generator"])
+        self.discriminator.load_state_dict(checkpoint.weights["discriminator"])

@@ -1,0 +1,189 @@
+"""The model families behind one loop: MolGAN's unchanged, the latent family's stages and state."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from molgan.checkpoint import export_checkpoint, load_checkpoint
+from molgan.config import Config, load_config
+from molgan.model import MolGAN, load_training_graphs
+from molgan.models import GENERATORS, LatentGenerator, build_generator
+from molgan.training import FAMILIES, LatentFamily, MolGANFamily, Trainer
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = str(ROOT / "tests" / "data" / "tiny.smi")
+
+# sha256 of the generator, discriminator and reward-network weights after 12 steps of
+# configs/qm9.toml on tests/data/tiny.smi, computed with the single-family Trainer that preceded
+# the family split (commit 05f199b), torch 2.13.0 on CPU.
+MOLGAN_DIGEST = "ffb25426040c77a20221fd98474683b4a75105064d130550c82ced11dde5318e"
+
+
+def _digest(*modules: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for module in modules:
+        for name, tensor in sorted(module.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(tensor.detach().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def latent_config(**sections):
+    config = Config().replace(
+        data={"path": TINY, "atom_order": "smiles"},
+        model={
+            "kind": "latent",
+            "z_dim": 8,
+            "hidden": (16,),
+            "latent_dim": 16,
+            "ae_dim": 32,
+            "ae_layers": 2,
+            "ae_heads": 2,
+            "critic_hidden": (16,),
+            "conv_dims": (16,),
+            "agg_dim": 16,
+            "mlp_dims": (16,),
+        },
+        autoencoder={"steps": 10, "batch_size": 20, "lr": 3e-3, "latent_noise": 0.0},
+        train={
+            "steps": 10,
+            "batch_size": 8,
+            "n_critic": 2,
+            "log_every": 5,
+            "eval_every": 10,
+            "eval_samples": 16,
+            "checkpoint_every": 10,
+        },
+    )
+    return config.replace(**sections)
+
+
+def test_registries_know_both_families():
+    assert set(FAMILIES) == set(GENERATORS) == {"molgan", "latent"}
+    assert FAMILIES["molgan"] is MolGANFamily and FAMILIES["latent"] is LatentFamily
+    with pytest.raises(ValueError, match="kind must be one of"):
+        Config().replace(model={"kind": "vae"})
+
+
+def test_molgan_family_weights_are_bit_identical_to_the_single_family_trainer():
+    torch.set_num_threads(1)
+    config = load_config(ROOT / "configs" / "qm9.toml").replace(
+        data={"path": TINY}, train={"steps": 12, "eval_samples": 200, "log_every": 4}
+    )
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    trainer.fit()
+    digest = _digest(trainer.generator, trainer.discriminator, trainer.rewards.network)
+    assert digest == MOLGAN_DIGEST
+
+
+def test_autoencoder_overfits_a_small_set_to_exact_reconstruction():
+    config = latent_config(
+        autoencoder={"steps": 600, "lr": 5e-3, "batch_size": 40},
+        train={"steps": 1, "eval_every": 600},
+    )
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    trainer.fit(steps=600)
+    assert trainer.history[-1]["reconstruction"] == 1.0
+    assert trainer.history[-1]["loss_ae"] < 0.05
+
+
+def test_latent_family_refuses_the_input_atom_order(graph_batch, vocab):
+    config = latent_config(data={"atom_order": "input"})
+    with pytest.raises(ValueError, match="needs a canonical order"):
+        Trainer(config, vocab, graph_batch, device="cpu", progress=False)
+
+
+def test_gan_stage_trains_g_and_critics_and_leaves_the_autoencoder_alone():
+    config = latent_config(train={"graph_weight": 1.0, "structure_weight": 0.5})
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    trainer.fit(steps=10)  # the autoencoder stage
+    family = trainer.module
+    before = {
+        "encoder": _digest(family.encoder),
+        "decoder": _digest(family.decoder),
+        "g": _digest(family.generator.noise_map),
+        "critic": _digest(family.critic),
+        "graph critic": _digest(family.discriminator),
+    }
+    history = trainer.fit()
+    after = {
+        "encoder": _digest(family.encoder),
+        "decoder": _digest(family.decoder),
+        "g": _digest(family.generator.noise_map),
+        "critic": _digest(family.critic),
+        "graph critic": _digest(family.discriminator),
+    }
+    assert {k for k in before if before[k] != after[k]} == {"g", "critic", "graph critic"}
+    last = history[-1]
+    assert {"loss_d", "loss_g", "loss_graph_d", "validity", "reconstruction"} <= set(last)
+
+
+def test_latent_resume_is_exact(tmp_path):
+    config = latent_config(reward={"terms": ("validity",), "estimator": "reinforce", "n_jobs": 1})
+    vocab, graphs = load_training_graphs(config, progress=False)
+    straight = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    straight.fit()
+    first = Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path)
+    first.fit(steps=14)  # mid-way through the GAN stage
+    first.save(tmp_path / "checkpoint")
+    resumed = Trainer.from_checkpoint(tmp_path / "checkpoint", graphs, device="cpu", progress=False)
+    resumed.fit()
+    assert _digest(resumed.generator) == _digest(straight.generator)
+    assert _digest(resumed.module.critic) == _digest(straight.module.critic)
+
+
+def test_latent_save_load_export_and_fine_tune(tmp_path):
+    config = latent_config()
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "run")
+    trainer.fit()
+    checkpoint = load_checkpoint(tmp_path / "run")
+    assert checkpoint.config.model.kind == "latent" and checkpoint.extra["family"] == "latent"
+    model = MolGAN(trainer.sampler.eval(), vocab, config)
+    before = model.sample(100, seed=3, keep_invalid=True)
+    loaded = MolGAN.load(tmp_path / "run")
+    assert isinstance(loaded.generator, LatentGenerator)
+    assert loaded.sample(100, seed=3, keep_invalid=True) == before
+
+    export_checkpoint(tmp_path / "run", tmp_path / "shipped")
+    shipped = load_checkpoint(tmp_path / "shipped")
+    assert set(shipped.weights) == {"generator", "encoder", "latent_critic"}
+    assert MolGAN.load(tmp_path / "shipped").sample(100, seed=3, keep_invalid=True) == before
+
+    # Fine-tuning from the export starts from its trained G, critic and autoencoder.
+    tuned = latent_config(
+        autoencoder={"steps": 0}, train={"init_from": str(tmp_path / "shipped"), "seed": 5}
+    )
+    fresh = Trainer(tuned, vocab, graphs, device="cpu", progress=False)
+    assert _digest(fresh.generator) == _digest(loaded.generator)
+    fresh.fit()
+
+
+def test_init_from_an_autoencoder_only_checkpoint_keeps_this_runs_g(tmp_path):
+    config = latent_config(train={"steps": 1})
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    trainer.fit(steps=10)  # the autoencoder stage only
+    trainer.save(tmp_path / "ae")
+    seeded = latent_config(
+        autoencoder={"steps": 0}, train={"init_from": str(tmp_path / "ae"), "seed": 7}
+    )
+    fresh = Trainer(seeded, vocab, graphs, device="cpu", progress=False)
+    assert _digest(fresh.module.encoder) == _digest(trainer.module.encoder)
+    assert _digest(fresh.module.decoder) == _digest(trainer.module.decoder)
+    assert _digest(fresh.generator.noise_map) != _digest(trainer.generator.noise_map)
+    molgan = Config().replace(model={"hidden": (16,)})
+    assert isinstance(build_generator(molgan.model, vocab), torch.nn.Module)
+    with pytest.raises(ValueError, match="not a latent-family checkpoint"):
+        Trainer(
+            latent_config(train={"init_from": str(ROOT / "checkpoints" / "qm9")}),
+            vocab,
+            graphs,
+            device="cpu",
+            progress=False,
+        )
