@@ -8,12 +8,18 @@ Rows:
   the decoded draws of a Gaussian fitted to all training codes (full covariance), for three
   seeds each; their SMILES files are written here and evaluated by the same ``molgan evaluate``.
 
+With ``--train``, the script first trains the latent rows itself for seeds 0, 1, 2 (configs
+``qm9-latent.toml`` and the fine-tuning configs it names), from the autoencoder checkpoint
+``--autoencoder``: "latent GAN" (the GAN stage alone), and each fine-tuning config started from
+that seed's latent GAN. Their wall times go into the table.
+
 Every evaluation uses novelty against all of QM9 and FCD against 10,000 random QM9 molecules
 (numpy ``default_rng(0)``, written to ``OUT/qm9_random10k.smi``); two disjoint such sets score
 FCD 0.07. Prints a markdown table of means and standard deviations over seeds.
 
-Usage: python benchmarks/latent_ablation.py --row "latent GAN=runs/lg-s0,runs/lg-s1,runs/lg-s2"
-       [--autoencoder runs/qm9-latent-ae] [-n 10000] [--out runs/ablation]
+Usage: python benchmarks/latent_ablation.py --autoencoder runs/qm9-latent-ae --train
+       [--finetune "graph critic=configs/qm9-latent-graph.toml"] [--row LABEL=CKPT,...]
+       [-n 10000] [--out runs/ablation]
 """
 
 from __future__ import annotations
@@ -29,16 +35,18 @@ import torch
 from objectives import _label, _run
 
 from molgan.checkpoint import load_checkpoint
+from molgan.config import load_config
 from molgan.data import QM9_PATH
 from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.io import read_smiles
-from molgan.model import load_training_graphs
+from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphEncoder, build_generator
 from molgan.models.autoencoder import normalize_codes
 from molgan.sampling import logits_to_graph
 from molgan.training.latent_family import encode_graphs
 
-COLUMNS = ("validity", "uniqueness", "novelty", "fcd", "intdiv1", "kl_score")
+COLUMNS = ("validity", "uniqueness", "novelty", "fcd", "intdiv1", "kl_score", "train_seconds")
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SEEDS = (0, 1, 2)
 
 
@@ -46,14 +54,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--row", action="append", default=[], help="LABEL=CKPT[,CKPT...]")
     parser.add_argument("--autoencoder", type=Path, default=None)
+    parser.add_argument("--train", action="store_true", help="train the latent rows first")
+    parser.add_argument("--finetune", action="append", default=[], help="LABEL=CONFIG")
+    parser.add_argument("--gan-steps", type=int, default=None, help="override [train] steps")
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     reference = write_reference(args.out / "qm9_random10k.smi")
     files: dict[str, list[Path]] = {}
+    seconds: dict[str, list[float]] = {}
     if args.autoencoder is not None:
         files.update(autoencoder_rows(args.autoencoder, args.n, args.out))
+    if args.train:
+        trained, seconds = train_rows(args.autoencoder, args.finetune, args.gan_steps, args.out)
+        args.row = [f"{label}={','.join(paths)}" for label, paths in trained.items()] + args.row
     for spec in args.row:
         label, paths = spec.split("=", 1)
         files[label] = []
@@ -74,10 +89,45 @@ def main() -> None:
                 + ["--json", str(report)]
             )
             rows[label].append(json.loads(report.read_text()))
+    for label, times in seconds.items():
+        for report, time_s in zip(rows[label], times, strict=True):
+            report["train_seconds"] = time_s
     table = markdown(rows, args.n)
     print(table)
     (args.out / "table.md").write_text(table + "\n")
     (args.out / "table.json").write_text(json.dumps(rows, indent=2) + "\n")
+
+
+def train_rows(
+    autoencoder: Path, finetune: list[str], gan_steps: int | None, out: Path
+) -> tuple[dict[str, list[str]], dict[str, list[float]]]:
+    """Train the latent GAN per seed from ``autoencoder``, then each fine-tuning config on it."""
+    base = load_config(CONFIGS / "qm9-latent.toml")
+    trained: dict[str, list[str]] = {"latent GAN": []}
+    seconds: dict[str, list[float]] = {"latent GAN": []}
+    for seed in SEEDS:
+        run = out / f"latent-gan-s{seed}"
+        train = {"init_from": str(autoencoder), "seed": seed}
+        if gan_steps:
+            train["steps"] = gan_steps
+        config = base.replace(autoencoder={"steps": 0}, train=train)
+        seconds["latent GAN"].append(_train(config, run))
+        trained["latent GAN"].append(str(run))
+        for spec in finetune:
+            label, path = spec.split("=", 1)
+            tuned = load_config(path).replace(train={"init_from": str(run), "seed": seed})
+            tuned_run = out / f"{Path(path).stem}-s{seed}"
+            spent = _train(tuned, tuned_run)
+            trained.setdefault(label, []).append(str(tuned_run))
+            seconds.setdefault(label, []).append(seconds["latent GAN"][-1] + spent)
+    return trained, seconds
+
+
+def _train(config, run: Path) -> float:
+    """Train (or reuse a finished run in ``run``) and return its training wall time."""
+    if not (run / "checkpoint").is_dir():
+        MolGAN.train(config, run, device="cpu", progress=False)
+    return float(load_checkpoint(run).extra.get("seconds", float("nan")))
 
 
 def write_reference(path: Path, n: int = 10_000) -> Path:

@@ -149,13 +149,16 @@ def export_checkpoint(
     source: str | os.PathLike,
     target: str | os.PathLike,
     modules: tuple[str, ...] | None = None,
+    sampling: dict[str, float] | None = None,
 ) -> Path:
     """Copy a training checkpoint without optimiser and RNG state: a model to ship or fine-tune.
 
     Keeps the weights of ``modules``, by default those of the family's networks: the generator
     to sample (with its weight average if the run kept one), and the critics (and the latent
     family's encoder) so that ``train.init_from`` can fine-tune it; a MolGAN checkpoint exports
-    ``generator`` and ``discriminator``. Also keeps the config, vocabulary, step and history.
+    ``generator`` and ``discriminator``. Also keeps the config, vocabulary, step and history;
+    ``sampling`` may change the ``[model]`` sampling settings of the copy (``temperature``,
+    ``min_p``, ``noise_scale``).
 
     Raises:
         CheckpointError: If ``source`` is unreadable or lacks one of ``modules``.
@@ -170,8 +173,14 @@ def export_checkpoint(
     if missing:
         raise CheckpointError(f"{source}: no {', '.join(missing)} weights to export")
     history = checkpoint.extra.get("history", [])
+    config = checkpoint.config
+    if sampling:
+        unknown = set(sampling) - {"temperature", "min_p", "noise_scale"}
+        if unknown:
+            raise ValueError(f"not sampling settings: {sorted(unknown)}")
+        config = config.replace(model=sampling)
     exported = Checkpoint(
-        checkpoint.config,
+        config,
         checkpoint.vocab,
         {m: checkpoint.weights[m] for m in modules},
         step=checkpoint.step,

@@ -130,6 +130,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("run", type=Path, help="a checkpoint folder, or a training --out folder")
     export.add_argument("out", type=Path, help="the new checkpoint folder (replaced if it exists)")
+    export.add_argument(
+        "--noise-scale", type=float, default=None, help="set the copy's [model] noise_scale"
+    )
+    export.add_argument(
+        "--temperature", type=float, default=None, help="set the copy's [model] temperature"
+    )
     export.set_defaults(handler=_export)
 
     filters = commands.add_parser(
@@ -236,7 +242,9 @@ def _demo(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from molgan.checkpoint import export_checkpoint
 
-    print(f"wrote {export_checkpoint(args.run, args.out)}")
+    sampling = {"noise_scale": args.noise_scale, "temperature": args.temperature}
+    sampling = {k: v for k, v in sampling.items() if v is not None}
+    print(f"wrote {export_checkpoint(args.run, args.out, sampling=sampling)}")
     return 0
 
 

@@ -78,6 +78,9 @@ class ModelConfig:
     min_p: float = 0.0
     """Sampling with ``temperature > 0``: draw only among classes at least ``min_p`` times as
     likely as the top one (min-p sampling); 0 = plain sampling."""
+    noise_scale: float = 1.0
+    """Sampling: the standard deviation of the generator's noise (the truncation trick, Brock et
+    al. 2019: below 1 trades diversity for fidelity); training always uses 1."""
     latent_dim: int = 128
     """``"latent"``: the autoencoder's code size."""
     ae_dim: int = 128

@@ -99,7 +99,13 @@ class MolGAN:
         rng = torch.Generator(device=device).manual_seed(seed)
         model = self.config.model
         yield from generate_graphs(
-            self.generator, n, rng, model.temperature, batch_size, min_p=model.min_p
+            self.generator,
+            n,
+            rng,
+            model.temperature,
+            batch_size,
+            min_p=model.min_p,
+            noise_scale=model.noise_scale,
         )
 
     def sample_mols(self, n: int, seed: int = 0) -> list[Chem.Mol | None]:

@@ -236,7 +236,15 @@ class Trainer:
         rng = torch.Generator(device=self.device).manual_seed(12345)
         smiles: list[str | None] = []
         model = self.config.model
-        for graphs in generate_graphs(self.sampler, n, rng, model.temperature, min_p=model.min_p):
+        draws = generate_graphs(
+            self.sampler,
+            n,
+            rng,
+            model.temperature,
+            min_p=model.min_p,
+            noise_scale=model.noise_scale,
+        )
+        for graphs in draws:
             smiles.extend(graphs_to_smiles(graphs, self.vocab))
         valid = [s for s in smiles if s is not None]
         row = {

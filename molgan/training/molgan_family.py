@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from molgan.checkpoint import load_checkpoint
-from molgan.config import Config
+from molgan.config import Config, ModelConfig
 from molgan.graph import DenseGraph, MolGraph
 from molgan.models import Discriminator, Generator
 from molgan.sampling import sample_dense_graph
@@ -151,9 +151,9 @@ class MolGANFamily:
 
     def _init_from(self, path: str) -> None:
         checkpoint = load_checkpoint(path, map_location=self.device)
-        # The sampling temperature may differ; every layer size must match.
-        theirs = dataclasses.replace(checkpoint.config.model, temperature=0.0)
-        ours = dataclasses.replace(self.config.model, temperature=0.0)
+        # The sampling settings may differ; every layer size must match.
+        theirs = _layers_only(checkpoint.config.model)
+        ours = _layers_only(self.config.model)
         if checkpoint.vocab != self.vocab or theirs != ours:
             raise ValueError(
                 f"init_from {path}: its vocabulary or [model] layers differ from this run's; "
@@ -167,3 +167,8 @@ class MolGANFamily:
         self.init_weights = checkpoint.weights
         self.generator.load_state_dict(checkpoint.weights["generator"])
         self.discriminator.load_state_dict(checkpoint.weights["discriminator"])
+
+
+def _layers_only(model: ModelConfig) -> ModelConfig:
+    """``model`` with its sampling settings reset, so that two configs compare by layers."""
+    return dataclasses.replace(model, temperature=0.0, min_p=0.0, noise_scale=1.0)

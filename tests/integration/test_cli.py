@@ -1,12 +1,15 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from molgan.cli import main
 
 pytestmark = pytest.mark.integration
+
+TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.smi"
 
 JSON_KEYS = {
     "n_samples",
@@ -137,3 +140,71 @@ def test_sample_a_shipped_model_by_name(tmp_path):
     out = tmp_path / "s.smi"
     assert main(["sample", "--checkpoint", "qm9", "-n", "20", "-o", str(out)]) == 0
     assert 0 < len(out.read_text().splitlines()) <= 20
+
+
+def test_train_sample_and_export_a_latent_model_from_the_command_line(tmp_path, capsys):
+    config = tmp_path / "latent.toml"
+    config.write_text(
+        f"""
+[data]
+path = "{TINY}"
+atom_order = "bfs"
+
+[model]
+kind = "latent"
+z_dim = 8
+hidden = [16]
+latent_dim = 16
+ae_dim = 32
+ae_layers = 1
+ae_heads = 2
+critic_hidden = [16]
+
+[autoencoder]
+steps = 6
+batch_size = 10
+
+[train]
+steps = 6
+batch_size = 8
+log_every = 3
+eval_every = 6
+eval_samples = 8
+"""
+    )
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(run)]) == 0
+    assert "loss_ae" in (run / "log.csv").read_text().splitlines()[0]
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(run),
+                "-n",
+                "20",
+                "--keep-invalid",
+                "-o",
+                str(tmp_path / "s.smi"),
+            ]
+        )
+        == 0
+    )
+    assert len((tmp_path / "s.smi").read_text().splitlines()) == 20
+    assert main(["export", str(run), str(tmp_path / "shipped")]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                "--checkpoint",
+                str(tmp_path / "shipped"),
+                "-n",
+                "20",
+                "--keep-invalid",
+                "-o",
+                str(tmp_path / "t.smi"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "t.smi").read_text() == (tmp_path / "s.smi").read_text()

@@ -155,6 +155,14 @@ def test_latent_save_load_export_and_fine_tune(tmp_path):
     assert set(shipped.weights) == {"generator", "encoder", "latent_critic"}
     assert MolGAN.load(tmp_path / "shipped").sample(100, seed=3, keep_invalid=True) == before
 
+    # The truncation trick at its limit: zero noise, one graph drawn again and again.
+    export_checkpoint(tmp_path / "run", tmp_path / "zero", sampling={"noise_scale": 0.0})
+    assert load_checkpoint(tmp_path / "zero").config.model.noise_scale == 0.0
+    graphs = next(MolGAN.load(tmp_path / "zero").sample_graphs(50, seed=1))
+    assert (graphs.atoms == graphs.atoms[0]).all() and (graphs.bonds == graphs.bonds[0]).all()
+    with pytest.raises(ValueError, match="not sampling settings"):
+        export_checkpoint(tmp_path / "run", tmp_path / "bad", sampling={"z_dim": 3})
+
     # Fine-tuning from the export starts from its trained G, critic and autoencoder.
     tuned = latent_config(
         autoencoder={"steps": 0}, train={"init_from": str(tmp_path / "shipped"), "seed": 5}
