@@ -20,7 +20,7 @@ from molgan.config import Config
 from molgan.data import MoleculeDataset, derive_vocabulary, graphs_to_batch
 from molgan.graph import MolGraph, graphs_to_mols
 from molgan.io import read_smiles
-from molgan.models import build_generator
+from molgan.models import GraphGenerator, build_generator
 from molgan.sampling import generate_graphs
 from molgan.training import Trainer, resolve_device
 from molgan.vocab import Vocabulary
@@ -41,7 +41,7 @@ class MolGAN:
         config: The configuration it was built and trained with.
     """
 
-    def __init__(self, generator: torch.nn.Module, vocab: Vocabulary, config: Config) -> None:
+    def __init__(self, generator: GraphGenerator, vocab: Vocabulary, config: Config) -> None:
         self.generator, self.vocab, self.config = generator, vocab, config
 
     @classmethod

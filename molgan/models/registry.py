@@ -10,22 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from torch import nn
-
 from molgan.models.autoencoder import LatentGenerator
+from molgan.models.base import GraphGenerator
 from molgan.models.generator import Generator
 from molgan.vocab import Vocabulary
 
 __all__ = ["GENERATORS", "build_generator"]
 
-GENERATORS: dict[str, Callable[[Any, Vocabulary], nn.Module]] = {
+GENERATORS: dict[str, Callable[[Any, Vocabulary], GraphGenerator]] = {
     "molgan": Generator.from_config,
     "latent": LatentGenerator.from_config,
 }
 """``[model] kind`` -> builder of the family's generator from ``(model config, vocab)``."""
 
 
-def build_generator(cfg: Any, vocab: Vocabulary) -> nn.Module:
+def build_generator(cfg: Any, vocab: Vocabulary) -> GraphGenerator:
     """The generator of family ``cfg.kind`` (default ``"molgan"``), with fresh weights.
 
     Raises:

@@ -22,7 +22,7 @@ from molgan.losses import (
     mode_seeking_loss,
     structure_penalty,
 )
-from molgan.models import Discriminator
+from molgan.models import GraphCritic
 from molgan.reinforce import RewardLearner
 from molgan.sampling import softmax_graph
 from molgan.vocab import Vocabulary
@@ -93,7 +93,7 @@ class GraphGame:
         graphs: MolGraph,
         device: torch.device,
         rng: torch.Generator,
-        discriminator: Discriminator | None,
+        discriminator: GraphCritic | None,
         rl_start: int,
     ) -> None:
         cfg = config.train

@@ -1,5 +1,6 @@
 """The model families behind one loop: MolGAN's unchanged, the latent family's stages and state."""
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -9,7 +10,14 @@ import torch
 from molgan.checkpoint import export_checkpoint, load_checkpoint
 from molgan.config import Config, load_config
 from molgan.model import MolGAN, load_training_graphs
-from molgan.models import GENERATORS, LatentGenerator, build_generator
+from molgan.models import (
+    GENERATORS,
+    Discriminator,
+    GraphCritic,
+    GraphGenerator,
+    LatentGenerator,
+    build_generator,
+)
 from molgan.training import FAMILIES, LatentFamily, MolGANFamily, Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,3 +203,13 @@ def test_init_from_an_autoencoder_only_checkpoint_keeps_this_runs_g(tmp_path):
             device="cpu",
             progress=False,
         )
+
+
+def test_both_generators_and_the_graph_critic_meet_the_protocols(vocab):
+    config = latent_config()
+    for kind in ("molgan", "latent"):
+        generator = build_generator(dataclasses.replace(config.model, kind=kind), vocab)
+        assert isinstance(generator, GraphGenerator)
+        logits = generator(generator.sample_z(2, torch.Generator().manual_seed(0)))
+        assert logits.atoms.shape == (2, 9, 9) and logits.bonds.shape == (2, 9, 9, 4)
+    assert isinstance(Discriminator.from_config(config.model, vocab), GraphCritic)

@@ -1,0 +1,43 @@
+"""The interfaces every model family's networks share.
+
+A :class:`GraphGenerator` turns noise into the logits of dense graphs, so that sampling, the
+graph critic, the structure penalty and REINFORCE work on any family's generator. A
+:class:`GraphCritic` scores dense graphs (the relational-GCN discriminator; the latent family's
+code critic scores codes instead and is internal to that family).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from molgan.graph import DenseGraph
+
+__all__ = ["GraphGenerator", "GraphCritic"]
+
+
+@runtime_checkable
+class GraphGenerator(Protocol):
+    """Noise in, graph logits out: ``atoms [B, N, T]`` and symmetric ``bonds [B, N, N, Y]``."""
+
+    z_dim: int
+
+    def sample_z(
+        self,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """Draw noise ``[B, z_dim]`` from the generator's prior."""
+
+    def __call__(self, z: torch.Tensor) -> DenseGraph:
+        """Graph logits of noise ``z [B, z_dim]``."""
+
+
+@runtime_checkable
+class GraphCritic(Protocol):
+    """A dense graph (one-hot, probabilities or samples) in, one score per graph ``[B, 1]`` out."""
+
+    def __call__(self, graph: DenseGraph) -> torch.Tensor:
+        """Score ``atoms [B, N, T]``, ``bonds [B, N, N, Y]``."""
