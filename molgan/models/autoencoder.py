@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from molgan.graph import DenseGraph
+from molgan.models.base import standard_normal
 from molgan.models.generator import NO_BOND_LOGIT_GAP
 from molgan.models.layers import MLP, init_linear_
 from molgan.vocab import Vocabulary
@@ -250,8 +251,7 @@ class LatentGenerator(nn.Module):
     ) -> torch.Tensor:
         """Draw noise ``[B, z_dim]`` from the standard normal prior (on ``generator``'s device)."""
         target = torch.device(device) if device is not None else self.decoder.code.weight.device
-        source = generator.device if generator is not None else target
-        return torch.randn(batch_size, self.z_dim, generator=generator, device=source).to(target)
+        return standard_normal(batch_size, self.z_dim, generator, target)
 
 
 class LatentCritic(nn.Module):

@@ -14,7 +14,7 @@ import torch
 
 from molgan.graph import DenseGraph
 
-__all__ = ["GraphGenerator", "GraphCritic"]
+__all__ = ["GraphGenerator", "GraphCritic", "standard_normal"]
 
 
 @runtime_checkable
@@ -41,3 +41,18 @@ class GraphCritic(Protocol):
 
     def __call__(self, graph: DenseGraph) -> torch.Tensor:
         """Score ``atoms [B, N, T]``, ``bonds [B, N, N, Y]``."""
+
+
+def standard_normal(
+    batch_size: int,
+    z_dim: int,
+    generator: torch.Generator | None,
+    target: torch.device,
+) -> torch.Tensor:
+    """Standard-normal noise ``[B, z_dim]`` on ``target``.
+
+    It is drawn on ``generator``'s device, so seeded draws do not depend on where the model runs.
+    """
+    source = generator.device if generator is not None else target
+    z = torch.randn(batch_size, z_dim, generator=generator, device=source)  # [B, Z]
+    return z.to(target)

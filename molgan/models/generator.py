@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from molgan.graph import DenseGraph
+from molgan.models.base import standard_normal
 from molgan.models.layers import MLP, init_linear_
 from molgan.vocab import Vocabulary
 
@@ -123,9 +124,7 @@ class Generator(nn.Module):
             ``z`` of shape ``[B, Z]``.
         """
         target = torch.device(device) if device is not None else self.atom_head.weight.device
-        source = generator.device if generator is not None else target
-        z = torch.randn(batch_size, self.z_dim, generator=generator, device=source)  # [B, Z]
-        return z.to(target)
+        return standard_normal(batch_size, self.z_dim, generator, target)
 
     def extra_repr(self) -> str:
         """Show the graph size in ``print(model)``."""

@@ -10,6 +10,7 @@ family's ``decoder(G(noise))`` is scored by it in graph-space fine-tuning. Nothi
 from __future__ import annotations
 
 from contextlib import nullcontext
+from typing import Any
 
 import torch
 
@@ -175,6 +176,31 @@ class GraphGame:
             )
             loss_g = loss_g + cfg.structure_weight * penalty.mean()
         return loss_g
+
+    def state(self) -> tuple[dict[str, dict], dict[str, dict], dict[str, Any]]:
+        """The critic's and the reward learner's weights, optimiser states and extras."""
+        weights: dict[str, dict] = {}
+        optimizers: dict[str, dict] = {}
+        extra: dict[str, Any] = {}
+        if self.discriminator is not None:
+            weights["discriminator"] = self.discriminator.state_dict()
+            optimizers["discriminator"] = self.optimizer.state_dict()
+        if self.rewards is not None:
+            reward_weights, reward_optimizer, extra["rewards"] = self.rewards.state()
+            weights.update(reward_weights)
+            if reward_optimizer is not None:
+                optimizers["reward"] = reward_optimizer
+        return weights, optimizers, extra
+
+    def load_state(
+        self, weights: dict[str, dict], optimizers: dict[str, dict], extra: dict[str, Any]
+    ) -> None:
+        """Restore :meth:`state`."""
+        if self.discriminator is not None:
+            self.discriminator.load_state_dict(weights["discriminator"])
+            self.optimizer.load_state_dict(optimizers["discriminator"])
+        if self.rewards is not None:
+            self.rewards.load_state(weights, optimizers.get("reward"), extra["rewards"])
 
     @property
     def uses_graphs(self) -> bool:

@@ -131,22 +131,14 @@ class LatentFamily:
         return {"reconstruction": reconstruction_rate(self.encoder, self.decoder, graphs)}
 
     def state(self) -> tuple[dict[str, dict], dict[str, dict], dict[str, Any]]:
-        """Weights, optimiser states and JSON extras to checkpoint."""
-        weights = {"encoder": self.encoder.state_dict(), "latent_critic": self.critic.state_dict()}
-        optimizers = {
-            "autoencoder": self.opt_ae.state_dict(),
-            "generator": self.opt_g.state_dict(),
-            "latent_critic": self.opt_c.state_dict(),
-        }
-        if self.discriminator is not None:
-            weights["discriminator"] = self.discriminator.state_dict()
-            optimizers["discriminator"] = self.game.optimizer.state_dict()
-        extra: dict[str, Any] = {}
-        if self.game.rewards is not None:
-            reward_weights, reward_optimizer, extra["rewards"] = self.game.rewards.state()
-            weights.update(reward_weights)
-            if reward_optimizer is not None:
-                optimizers["reward"] = reward_optimizer
+        """Weights, optimiser states and JSON extras to checkpoint (the loop adds G's weights)."""
+        weights, optimizers, extra = self.game.state()
+        weights.update(encoder=self.encoder.state_dict(), latent_critic=self.critic.state_dict())
+        optimizers.update(
+            autoencoder=self.opt_ae.state_dict(),
+            generator=self.opt_g.state_dict(),
+            latent_critic=self.opt_c.state_dict(),
+        )
         return weights, optimizers, extra
 
     def load_state(
@@ -158,11 +150,7 @@ class LatentFamily:
         self.opt_ae.load_state_dict(optimizers["autoencoder"])
         self.opt_g.load_state_dict(optimizers["generator"])
         self.opt_c.load_state_dict(optimizers["latent_critic"])
-        if self.discriminator is not None:
-            self.discriminator.load_state_dict(weights["discriminator"])
-            self.game.optimizer.load_state_dict(optimizers["discriminator"])
-        if self.game.rewards is not None:
-            self.game.rewards.load_state(weights, optimizers.get("reward"), extra["rewards"])
+        self.game.load_state(weights, optimizers, extra)
 
     def close(self) -> None:
         """Stop the reward workers."""

@@ -111,32 +111,17 @@ class MolGANFamily:
         return {}
 
     def state(self) -> tuple[dict[str, dict], dict[str, dict], dict[str, Any]]:
-        """Weights, optimiser states and JSON extras to checkpoint."""
-        weights = {
-            "generator": self.generator.state_dict(),
-            "discriminator": self.discriminator.state_dict(),
-        }
-        optimizers = {
-            "generator": self.opt_g.state_dict(),
-            "discriminator": self.game.optimizer.state_dict(),
-        }
-        extra: dict[str, Any] = {}
-        if self.game.rewards is not None:
-            reward_weights, reward_optimizer, extra["rewards"] = self.game.rewards.state()
-            weights.update(reward_weights)
-            if reward_optimizer is not None:
-                optimizers["reward"] = reward_optimizer
+        """Weights, optimiser states and JSON extras to checkpoint (the loop adds G's weights)."""
+        weights, optimizers, extra = self.game.state()
+        optimizers["generator"] = self.opt_g.state_dict()
         return weights, optimizers, extra
 
     def load_state(
         self, weights: dict[str, dict], optimizers: dict[str, dict], extra: dict[str, Any]
     ) -> None:
         """Restore :meth:`state` (the generator's weights are loaded by the loop)."""
-        self.discriminator.load_state_dict(weights["discriminator"])
         self.opt_g.load_state_dict(optimizers["generator"])
-        self.game.optimizer.load_state_dict(optimizers["discriminator"])
-        if self.game.rewards is not None:
-            self.game.rewards.load_state(weights, optimizers.get("reward"), extra["rewards"])
+        self.game.load_state(weights, optimizers, extra)
 
     def close(self) -> None:
         """Stop the reward workers."""
