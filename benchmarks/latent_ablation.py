@@ -57,6 +57,10 @@ def main() -> None:
     parser.add_argument("--train", action="store_true", help="train the latent rows first")
     parser.add_argument("--finetune", action="append", default=[], help="LABEL=CONFIG")
     parser.add_argument("--gan-steps", type=int, default=None, help="override [train] steps")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    parser.add_argument(
+        "--no-eval", action="store_true", help="only train (e.g. one seed per process)"
+    )
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
     args = parser.parse_args()
@@ -64,10 +68,14 @@ def main() -> None:
     reference = write_reference(args.out / "qm9_random10k.smi")
     files: dict[str, list[Path]] = {}
     seconds: dict[str, list[float]] = {}
-    if args.autoencoder is not None:
-        files.update(autoencoder_rows(args.autoencoder, args.n, args.out))
+    if args.autoencoder is not None and not args.no_eval:
+        files.update(autoencoder_rows(args.autoencoder, args.n, args.out, args.ae_seeds))
     if args.train:
-        trained, seconds = train_rows(args.autoencoder, args.finetune, args.gan_steps, args.out)
+        trained, seconds = train_rows(
+            args.autoencoder, args.finetune, args.gan_steps, args.out, args.seeds
+        )
+        if args.no_eval:
+            return
         args.row = [f"{label}={','.join(paths)}" for label, paths in trained.items()] + args.row
     for spec in args.row:
         label, paths = spec.split("=", 1)
@@ -99,13 +107,16 @@ def main() -> None:
 
 
 def train_rows(
-    autoencoder: Path, finetune: list[str], gan_steps: int | None, out: Path
+    autoencoder: Path, finetune: list[str], gan_steps: int | None, out: Path, seeds: list[int]
 ) -> tuple[dict[str, list[str]], dict[str, list[float]]]:
-    """Train the latent GAN per seed from ``autoencoder``, then each fine-tuning config on it."""
+    """Train the latent GAN per seed from ``autoencoder``, then each fine-tuning config on it.
+
+    A run folder that already holds a finished checkpoint is reused, not retrained.
+    """
     base = load_config(CONFIGS / "qm9-latent.toml")
     trained: dict[str, list[str]] = {"latent GAN": []}
     seconds: dict[str, list[float]] = {"latent GAN": []}
-    for seed in SEEDS:
+    for seed in seeds:
         run = out / f"latent-gan-s{seed}"
         train = {"init_from": str(autoencoder), "seed": seed}
         if gan_steps:
@@ -127,6 +138,8 @@ def _train(config, run: Path) -> float:
     """Train (or reuse a finished run in ``run``) and return its training wall time."""
     if not (run / "checkpoint").is_dir():
         MolGAN.train(config, run, device="cpu", progress=False)
+    elif load_checkpoint(run).step < config.train.steps:
+        raise SystemExit(f"{run}: an unfinished run; resume it with molgan train --resume")
     return float(load_checkpoint(run).extra.get("seconds", float("nan")))
 
 
@@ -139,7 +152,9 @@ def write_reference(path: Path, n: int = 10_000) -> Path:
 
 
 @torch.no_grad()
-def autoencoder_rows(checkpoint_path: Path, n: int, out: Path) -> dict[str, list[Path]]:
+def autoencoder_rows(
+    checkpoint_path: Path, n: int, out: Path, seeds: list[int]
+) -> dict[str, list[Path]]:
     """Decode noisy training codes, and draws of a Gaussian fitted to the codes, per seed."""
     checkpoint = load_checkpoint(checkpoint_path)
     config, vocab = checkpoint.config, checkpoint.vocab
@@ -165,7 +180,7 @@ def autoencoder_rows(checkpoint_path: Path, n: int, out: Path) -> dict[str, list
         "autoencoder, noisy training codes": [],
         "autoencoder, Gaussian prior": [],
     }
-    for seed in SEEDS:
+    for seed in seeds:
         rng = torch.Generator().manual_seed(seed)
         picked = codes[torch.randint(len(codes), (n,), generator=rng)]
         noisy = picked + config.autoencoder.latent_noise * torch.randn(picked.shape, generator=rng)

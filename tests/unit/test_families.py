@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "tests" / "data" / "tiny.smi")
 
 # sha256 of the generator, discriminator and reward-network weights after 12 steps of
-# configs/qm9.toml on tests/data/tiny.smi, computed with the single-family Trainer that preceded
-# the family split (commit 05f199b), torch 2.13.0 on CPU.
+# configs/qm9-molgan.toml (then named configs/qm9.toml) on tests/data/tiny.smi, computed with the
+# single-family Trainer that preceded the family split (commit 05f199b), torch 2.13.0 on CPU.
 MOLGAN_DIGEST = "ffb25426040c77a20221fd98474683b4a75105064d130550c82ced11dde5318e"
 
 
@@ -77,7 +77,7 @@ def test_registries_know_both_families():
 
 def test_molgan_family_weights_are_bit_identical_to_the_single_family_trainer():
     torch.set_num_threads(1)
-    config = load_config(ROOT / "configs" / "qm9.toml").replace(
+    config = load_config(ROOT / "configs" / "qm9-molgan.toml").replace(
         data={"path": TINY}, train={"steps": 12, "eval_samples": 200, "log_every": 4}
     )
     vocab, graphs = load_training_graphs(config, progress=False)
@@ -197,7 +197,7 @@ def test_init_from_an_autoencoder_only_checkpoint_keeps_this_runs_g(tmp_path):
     assert isinstance(build_generator(molgan.model, vocab), torch.nn.Module)
     with pytest.raises(ValueError, match="not a latent-family checkpoint"):
         Trainer(
-            latent_config(train={"init_from": str(ROOT / "checkpoints" / "qm9")}),
+            latent_config(train={"init_from": str(ROOT / "checkpoints" / "qm9-molgan")}),
             vocab,
             graphs,
             device="cpu",
