@@ -13,7 +13,8 @@ With ``--train``, the script first trains the latent rows itself for seeds 0, 1,
 ``--autoencoder``: "latent GAN" (the GAN stage alone), and each fine-tuning config started from
 that seed's latent GAN. Their wall times go into the table.
 
-Every evaluation uses novelty against all of QM9 and FCD against 10,000 random QM9 molecules
+Sample files and reports already in ``OUT`` are reused (delete them to redo a row). Every
+evaluation uses novelty against all of QM9 and FCD against 10,000 random QM9 molecules
 (numpy ``default_rng(0)``, written to ``OUT/qm9_random10k.smi``); two disjoint such sets score
 FCD 0.07. Prints a markdown table of means and standard deviations over seeds.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import statistics
 from datetime import date
 from pathlib import Path
@@ -33,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from objectives import _label, _run
+from rdkit import Chem
 
 from molgan.checkpoint import load_checkpoint
 from molgan.config import load_config
@@ -45,7 +48,18 @@ from molgan.models.autoencoder import normalize_codes
 from molgan.sampling import logits_to_graph
 from molgan.training.latent_family import encode_graphs
 
-COLUMNS = ("validity", "uniqueness", "novelty", "fcd", "intdiv1", "kl_score", "train_seconds")
+COLUMNS = (
+    "validity",
+    "uniqueness",
+    "novelty",
+    "fcd",
+    "intdiv1",
+    "kl_score",
+    "w1_qed",
+    "w1_sa",
+    "w1_logp",
+    "train_seconds",
+)
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SEEDS = (0, 1, 2)
 
@@ -61,6 +75,7 @@ def main() -> None:
     parser.add_argument(
         "--no-eval", action="store_true", help="only train (e.g. one seed per process)"
     )
+    parser.add_argument("--ae-seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
     args = parser.parse_args()
@@ -82,6 +97,9 @@ def main() -> None:
         files[label] = []
         for checkpoint in paths.split(","):
             path = args.out / f"{_label(checkpoint)}.smi"
+            if path.exists():  # written by an earlier call of this script: draws are seeded
+                files[label].append(path)
+                continue
             _run(
                 ["sample", "--checkpoint", checkpoint, "-n", str(args.n), "--keep-invalid"]
                 + ["-o", str(path)]
@@ -92,6 +110,9 @@ def main() -> None:
         rows[label] = []
         for path in paths:
             report = path.with_suffix(".json")
+            if report.exists() and report.stat().st_mtime >= path.stat().st_mtime:
+                rows[label].append(json.loads(report.read_text()))
+                continue
             _run(
                 ["evaluate", str(path), "--train", str(QM9_PATH), "--test", str(reference)]
                 + ["--json", str(report)]
@@ -103,6 +124,11 @@ def main() -> None:
     table = markdown(rows, args.n)
     print(table)
     (args.out / "table.md").write_text(table + "\n")
+    histogram = heavy_atom_histogram(
+        {"QM9 (10,000 random)": reference} | {label: paths[0] for label, paths in files.items()}
+    )
+    print(histogram)
+    (args.out / "heavy_atoms.md").write_text(histogram + "\n")
     (args.out / "table.json").write_text(json.dumps(rows, indent=2) + "\n")
 
 
@@ -156,6 +182,16 @@ def autoencoder_rows(
     checkpoint_path: Path, n: int, out: Path, seeds: list[int]
 ) -> dict[str, list[Path]]:
     """Decode noisy training codes, and draws of a Gaussian fitted to the codes, per seed."""
+    labels = {
+        "noisy": "autoencoder, noisy training codes",
+        "gaussian": "autoencoder, Gaussian prior",
+    }
+    done = {
+        label: [out / f"{kind}-codes-s{seed}.smi" for seed in seeds]
+        for kind, label in labels.items()
+    }
+    if all(path.exists() for paths in done.values() for path in paths):
+        return done
     checkpoint = load_checkpoint(checkpoint_path)
     config, vocab = checkpoint.config, checkpoint.vocab
     model = config.model
@@ -176,21 +212,16 @@ def autoencoder_rows(
     gaussian = torch.distributions.MultivariateNormal(
         codes.mean(0), covariance_matrix=torch.cov(codes.T) + 1e-5 * torch.eye(codes.shape[1])
     )
-    rows: dict[str, list[Path]] = {
-        "autoencoder, noisy training codes": [],
-        "autoencoder, Gaussian prior": [],
-    }
+    rows: dict[str, list[Path]] = {label: [] for label in labels.values()}
     for seed in seeds:
         rng = torch.Generator().manual_seed(seed)
         picked = codes[torch.randint(len(codes), (n,), generator=rng)]
         noisy = picked + config.autoencoder.latent_noise * torch.randn(picked.shape, generator=rng)
         torch.manual_seed(seed)
         drawn = normalize_codes(gaussian.sample((n,)))
-        for label, batch in (
-            ("autoencoder, noisy training codes", noisy),
-            ("autoencoder, Gaussian prior", drawn),
-        ):
-            path = out / f"{label.split(', ')[1].split()[0]}-codes-s{seed}.smi"
+        for kind, batch in (("noisy", noisy), ("gaussian", drawn)):
+            label = labels[kind]
+            path = out / f"{kind}-codes-s{seed}.smi"
             smiles = decode(decoder, batch, vocab)
             path.write_text("".join(f"{s or ''}\n" for s in smiles))
             rows[label].append(path)
@@ -206,6 +237,25 @@ def decode(decoder: torch.nn.Module, codes: torch.Tensor, vocab) -> list[str | N
     return smiles
 
 
+def heavy_atom_histogram(files: dict[str, Path]) -> str:
+    """Percent of each file's valid molecules with 1 ... N heavy atoms (first seed of a row)."""
+    counts = {}
+    for label, path in files.items():
+        valid = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+        sizes = [Chem.MolFromSmiles(smiles).GetNumHeavyAtoms() for smiles in valid]
+        counts[label] = (np.bincount(sizes, minlength=10)[1:] / max(1, len(sizes))).tolist()
+    width = max(len(row) for row in counts.values())
+    lines = [
+        "Heavy atoms per valid molecule, % (first seed of each row):",
+        "",
+        "| row | " + " | ".join(str(k) for k in range(1, width + 1)) + " |",
+        "|---" * (width + 1) + "|",
+    ]
+    for label, fractions in counts.items():
+        lines.append(f"| {label} | " + " | ".join(f"{100 * f:.1f}" for f in fractions) + " |")
+    return "\n".join(lines)
+
+
 def markdown(rows: dict[str, list[dict]], n: int) -> str:
     """Mean ± standard deviation over seeds of each column."""
     lines = [
@@ -219,6 +269,7 @@ def markdown(rows: dict[str, list[dict]], n: int) -> str:
         cells = []
         for key in COLUMNS:
             values = [r[key] for r in reports if r.get(key) is not None]
+            values = [v for v in values if not math.isnan(v)]  # e.g. a time not recorded
             if not values:
                 cells.append("n/a")
             elif len(values) == 1:
