@@ -76,7 +76,7 @@ class LatentFamily:
             rng,
         )
         self.ae_steps = config.autoencoder.steps
-        self.total_steps = self.ae_steps + cfg.steps
+        self.pre_steps = self.ae_steps  # the autoencoder stage comes before [train] steps
         self.init_weights: dict[str, dict] | None = None
         self.gan_loss = get_gan_loss(cfg.loss)
         with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left untouched

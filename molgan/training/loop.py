@@ -50,13 +50,14 @@ class FamilyModule(Protocol):
 
     ``generator`` has MolGAN's generator interface (``sample_z(n, rng)`` and
     ``forward(noise) -> DenseGraph`` of logits), so sampling and evaluation are the same for
-    every family.
+    every family. ``pre_steps`` counts the steps of the family's stages that come before
+    ``[train] steps`` (0 for MolGAN, the autoencoder's for the latent family).
     """
 
     losses: tuple[str, ...]
     metrics: tuple[str, ...]
     generator: torch.nn.Module
-    total_steps: int
+    pre_steps: int
     init_weights: dict[str, dict] | None
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
@@ -173,8 +174,12 @@ class Trainer:
 
     @property
     def total_steps(self) -> int:
-        """Steps of the whole run (the latent family adds its autoencoder stage)."""
-        return self.module.total_steps
+        """Steps of the whole run: earlier stages plus ``[train] steps``.
+
+        The earlier stages are the family's (the latent family's autoencoder); ``[train] steps``
+        is read from the current config, so ``--steps`` may extend a resumed run.
+        """
+        return self.module.pre_steps + self.config.train.steps
 
     # -- the step ------------------------------------------------------------------------------
 
@@ -385,7 +390,7 @@ class Trainer:
                 f"a loss became NaN or infinite at step {first_bad}; lower the learning rates, "
                 "or raise gp_weight / entropy_weight, and resume from the last checkpoint"
             )
-        row: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 1)}
+        row: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 3)}
         for name in self.module.losses:  # a loss with no update since the last row is left out
             if self._loss_counts.get(name):
                 row[name] = float(self._loss_sums[name]) / self._loss_counts[name]

@@ -55,7 +55,7 @@ class MolGANFamily:
             device,
             rng,
         )
-        self.total_steps = cfg.steps
+        self.pre_steps = 0  # no stage before [train] steps
         self.init_weights: dict[str, dict] | None = None  # what init_from loaded, for the loop
         with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left untouched
             torch.manual_seed(cfg.seed)
