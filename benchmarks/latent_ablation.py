@@ -195,16 +195,11 @@ def autoencoder_rows(
     checkpoint = load_checkpoint(checkpoint_path)
     config, vocab = checkpoint.config, checkpoint.vocab
     model = config.model
-    encoder = GraphEncoder(vocab, model.latent_dim, model.ae_dim, model.ae_layers, model.ae_heads)
+    encoder = GraphEncoder.from_config(model, vocab)
     encoder.load_state_dict(checkpoint.weights["encoder"])
-    decoder = build_generator(model, vocab).decoder
-    decoder.load_state_dict(
-        {
-            k.removeprefix("decoder."): v
-            for k, v in checkpoint.weights["generator"].items()
-            if k.startswith("decoder.")
-        }
-    )
+    generator = build_generator(model, vocab)
+    generator.load_state_dict(checkpoint.weights["generator"])
+    decoder = generator.decoder
     encoder.eval()
     decoder.eval()
     _, graphs = load_training_graphs(config, progress=False)

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from molgan.chem import quiet_rdkit
 from molgan.graph import EncodingError, MolGraph, decode_arrays, mol_to_graph
 from molgan.io import InputFileError, atomic_write_bytes, atomic_write_text, read_smiles
-from molgan.order import reorder_atoms
+from molgan.order import check_atom_order, reorder_atoms
 from molgan.vocab import Vocabulary
 
 __all__ = [
@@ -260,7 +260,7 @@ class MoleculeDataset(InMemoryDataset):
         self.vocab = vocab or Vocabulary.qm9()
         self.progress = progress
         self.atom_order = atom_order
-        reorder_atoms(Chem.MolFromSmiles("C"), atom_order)  # an unknown order fails here, early
+        check_atom_order(atom_order)  # before any work, not in the featurising workers
         digest = hashlib.sha256(_read_bytes(self.source)).hexdigest()[:16]
         stem = self.source.name.split(".")[0]
         # The input order keeps its historical key, so existing caches stay valid.

@@ -14,7 +14,7 @@ from collections import deque
 
 from rdkit import Chem
 
-__all__ = ["ATOM_ORDERS", "reorder_atoms"]
+__all__ = ["ATOM_ORDERS", "check_atom_order", "reorder_atoms"]
 
 ATOM_ORDERS = ("input", "smiles", "bfs")
 """The values of ``[data] atom_order``."""
@@ -45,8 +45,7 @@ def reorder_atoms(mol: Chem.Mol, order: str = "input") -> Chem.Mol:
         >>> [atom.GetDegree() for atom in mol.GetAtoms()]
         [1, 2, 4, 1, 1, 1]
     """
-    if order not in ATOM_ORDERS:
-        raise ValueError(f"unknown atom order {order!r}; valid: {list(ATOM_ORDERS)}")
+    check_atom_order(order)
     if order == "input":
         return mol
     # Written and re-read, the molecule's atoms come in canonical SMILES output order.
@@ -55,6 +54,12 @@ def reorder_atoms(mol: Chem.Mol, order: str = "input") -> Chem.Mol:
         return canonical
     ranks = list(Chem.CanonicalRankAtoms(canonical, breakTies=True))
     return Chem.RenumberAtoms(canonical, _bfs_order(canonical, ranks))
+
+
+def check_atom_order(order: str) -> None:
+    """Raise ``ValueError`` naming the valid orders if ``order`` is not one of them."""
+    if order not in ATOM_ORDERS:
+        raise ValueError(f"unknown atom order {order!r}; valid: {list(ATOM_ORDERS)}")
 
 
 def _bfs_order(mol: Chem.Mol, ranks: list[int]) -> list[int]:

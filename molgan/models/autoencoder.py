@@ -118,6 +118,11 @@ class GraphEncoder(nn.Module):
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(2 * dim, latent_dim)
 
+    @classmethod
+    def from_config(cls, cfg: Any, vocab: Vocabulary) -> GraphEncoder:
+        """Build from a ``[model]`` config of ``kind = "latent"``."""
+        return cls(vocab, cfg.latent_dim, cfg.ae_dim, cfg.ae_layers, cfg.ae_heads)
+
     def forward(self, graph: DenseGraph) -> torch.Tensor:
         """Encode ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` (one-hot or soft) as ``z [B, Z]``."""
         h = self.atom_embedding(graph.atoms) + self.slot_embedding  # [B, N, D]

@@ -13,6 +13,7 @@ exactly as for the MolGAN family (:class:`~molgan.training.GraphGame`).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -81,9 +82,7 @@ class LatentFamily:
         self.gan_loss = get_gan_loss(cfg.loss)
         with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left untouched
             torch.manual_seed(cfg.seed)
-            self.encoder = GraphEncoder(
-                vocab, model.latent_dim, model.ae_dim, model.ae_layers, model.ae_heads
-            ).to(device)
+            self.encoder = GraphEncoder.from_config(model, vocab).to(device)
             self.generator = LatentGenerator.from_config(model, vocab).to(device)
             self.critic = LatentCritic(model.latent_dim, model.critic_hidden).to(device)
             discriminator = (
@@ -284,13 +283,9 @@ def one_cycle_lr(step: int, total: int, peak: float) -> float:
 @torch.no_grad()
 def encode_graphs(encoder: GraphEncoder, graphs: MolGraph, batch_size: int = 1024) -> torch.Tensor:
     """The codes ``[M, Z]`` of graphs ``atoms [M, N]``, ``bonds [M, N, N]`` (no noise)."""
-    codes = []
-    for start in range(0, len(graphs.atoms), batch_size):
-        batch = MolGraph(
-            graphs.atoms[start : start + batch_size], graphs.bonds[start : start + batch_size]
-        )
-        codes.append(encoder(batch.one_hot(encoder.vocab)))
-    return torch.cat(codes)
+    return torch.cat(
+        [encoder(batch.one_hot(encoder.vocab)) for batch in _chunks(graphs, batch_size)]
+    )
 
 
 @torch.no_grad()
@@ -304,16 +299,20 @@ def reconstruction_rate(
     was_training = encoder.training, decoder.training
     encoder.eval()
     decoder.eval()
-    vocab = encoder.vocab
     exact = 0
-    for start in range(0, len(graphs.atoms), batch_size):
-        batch = MolGraph(
-            graphs.atoms[start : start + batch_size], graphs.bonds[start : start + batch_size]
-        )
-        decoded = logits_to_graph(decoder(encoder(batch.one_hot(vocab))))
+    for batch in _chunks(graphs, batch_size):
+        decoded = logits_to_graph(decoder(encoder(batch.one_hot(encoder.vocab))))
         same_atoms = (decoded.atoms == batch.atoms.long()).all(-1)
         same_bonds = (decoded.bonds == batch.bonds.long()).flatten(1).all(-1)
         exact += int((same_atoms & same_bonds).sum())
     encoder.train(was_training[0])
     decoder.train(was_training[1])
     return exact / max(1, len(graphs.atoms))
+
+
+def _chunks(graphs: MolGraph, batch_size: int) -> Iterator[MolGraph]:
+    """Consecutive slices of at most ``batch_size`` graphs."""
+    for start in range(0, len(graphs.atoms), batch_size):
+        yield MolGraph(
+            graphs.atoms[start : start + batch_size], graphs.bonds[start : start + batch_size]
+        )
