@@ -19,6 +19,8 @@ from molgan import __version__
 __all__ = ["main"]
 
 _EXIT_USAGE = 2
+OWN_DATA_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "own-data.toml"
+"""The recipe ``molgan train --data FILE`` uses when no ``--config`` is given."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,6 +72,12 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="FCD/SNN/Frag/Scaf reference (default: the QM9 test split)",
     )
+    evaluate.add_argument(
+        "--test-sf",
+        type=Path,
+        default=None,
+        help="a second reference, e.g. MOSES's scaffold test set: adds FCD/SNN/Frag/Scaf vs it",
+    )
     evaluate.add_argument("--json", type=Path, default=None, help="also write the metrics here")
     evaluate.add_argument("--jobs", type=int, default=None, help="worker processes")
     evaluate.set_defaults(handler=_evaluate)
@@ -79,7 +87,19 @@ def _build_parser() -> argparse.ArgumentParser:
         help="train a model from a TOML config",
         description="Train the model family that [model] kind names (molgan or latent).",
     )
-    train.add_argument("--config", type=Path, default=None, help="TOML file (default: MolGAN's)")
+    train.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="TOML file (default: MolGAN's on QM9; with --data: configs/own-data.toml)",
+    )
+    train.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="train on this SMILES/CSV file: sets [data] path, derives the vocabulary and N "
+        "from it, and without --config uses the recipe for your own molecules",
+    )
     train.add_argument(
         "--steps",
         type=int,
@@ -149,7 +169,8 @@ def _build_parser() -> argparse.ArgumentParser:
     filters.add_argument(
         "--filters",
         default="lipinski,pains,brenk",
-        help="comma-separated names (default: lipinski,pains,brenk) and thresholds on a raw "
+        help="comma-separated names (lipinski, pains, brenk, moses; default: lipinski,pains,brenk) "
+        "and thresholds on a raw "
         "property (qed, sa, logp, np, mol_weight), e.g. 'lipinski,qed>=0.6,sa<=4' (quote it)",
     )
     filters.add_argument("--sdf", type=Path, default=None, help="also write the kept molecules")
@@ -182,6 +203,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help="encode in the QM9 vocabulary (default) or one derived from INPUT",
     )
     stats.add_argument("--max-atoms", type=int, default=None, help="with --vocab data: N")
+    stats.add_argument(
+        "--strip-stereo",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="drop stereo marks first, as [data] transforms does by default (default: on)",
+    )
+    stats.add_argument(
+        "--largest-fragment",
+        action="store_true",
+        help="keep only the largest fragment of salts and mixtures (default: off)",
+    )
     stats.add_argument("--json", type=Path, default=None, help="also write the report here")
     stats.set_defaults(handler=_data_stats)
     split = data_commands.add_parser("split", help="write the seeded 80/10/10 split files")
@@ -200,7 +232,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     generated = read_smiles(args.generated)
     train = read_smiles(args.train or QM9_PATH)
     reference = read_smiles(args.test or QM9_SPLITS["test"])
-    metrics = evaluate(generated, train=train, reference=reference, n_jobs=args.jobs)
+    scaffold_reference = read_smiles(args.test_sf) if args.test_sf else None
+    metrics = evaluate(
+        generated,
+        train=train,
+        reference=reference,
+        scaffold_reference=scaffold_reference,
+        n_jobs=args.jobs,
+    )
     print(_format_metrics(metrics, title=f"molgan evaluate {args.generated}"))
     if args.json:
         _write_json(args.json, metrics)
@@ -211,7 +250,13 @@ def _train(args: argparse.Namespace) -> int:
     from molgan.config import Config, load_config
     from molgan.model import MolGAN
 
-    config = load_config(args.config) if args.config else Config()
+    if args.config:
+        config = load_config(args.config)
+    else:
+        config = load_config(OWN_DATA_CONFIG) if args.data else Config()
+    if args.data:
+        data = {"path": str(args.data), "vocabulary": "data", "max_atoms": None, "limit": None}
+        config = config.replace(data=data)
     if args.steps is not None:
         config = config.replace(train={"steps": args.steps})
     MolGAN.train(config, args.out, device=args.device, resume=args.resume)
@@ -290,12 +335,18 @@ def _data_stats(args: argparse.Namespace) -> int:
     from molgan.vocab import Vocabulary
 
     vocab = None if args.vocab == "data" else Vocabulary.qm9()
-    report = data_stats(args.input, vocab, max_atoms=args.max_atoms)
-    print(f"{args.input}: {report['rows']} rows read")
+    transforms = ["strip_stereo"] * args.strip_stereo + ["largest_fragment"] * args.largest_fragment
+    report = data_stats(args.input, vocab, max_atoms=args.max_atoms, transforms=transforms)
+    print(
+        f"{args.input}: {report['round_trip_ok']} of {report['rows']} rows usable "
+        f"({report['kept_rate']:.2%})"
+    )
     for key in ("parsed", "encodable", "round_trip_ok"):
         print(f"  {key:<14} {report[key]:>9}")
     rate = report["round_trip_rate"]
-    print(f"  {'round-trip rate':<14} {'n/a' if rate is None else f'{rate:.4%}':>9}")
+    print(f"  {'round-trip rate':<14} {'n/a' if rate is None else f'{rate:.4%}':>9} of encodable")
+    for name, count in report["changed"].items():
+        print(f"  changed by {name}: {count}")
     for reason, info in report["skipped"].items():
         shown = ", ".join(f"line {e['line']}: {e['smiles']!r}" for e in info["examples"])
         print(f"  skipped {reason}: {info['count']} (e.g. {shown})")

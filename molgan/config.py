@@ -40,11 +40,27 @@ class DataConfig:
     max_atoms: int | None = None
     """``N`` of a derived vocabulary (default: the largest training molecule)."""
     limit: int | None = None
-    """Use only the first ``limit`` molecules (smoke tests)."""
+    """Use only the first ``limit`` rows of ``path`` (a subset of a large set, or a smoke test)."""
+    transforms: tuple[str, ...] = ("strip_stereo",)
+    """Clean-up of each molecule before encoding (``molgan.standardize``): ``"strip_stereo"``
+    (molgan's graphs carry no stereo, so a stereo SMILES could not round-trip) and
+    ``"largest_fragment"`` (drop counter-ions and solvents of salts). The log and ``data stats``
+    count the rows each one changed."""
     atom_order: str = "input"
     """How each molecule's atoms are numbered (``molgan.order``): ``"input"`` (MolGAN's, as
     written in the file), ``"smiles"`` (canonical SMILES order) or ``"bfs"`` (breadth-first from
     the canonical root). A one-shot decoder (``[model] kind = "latent"``) needs a canonical one."""
+
+    def __post_init__(self) -> None:
+        from molgan.standardize import TRANSFORMS
+
+        unknown = sorted(set(self.transforms) - set(TRANSFORMS))
+        if unknown:
+            raise ValueError(
+                f"[data] transforms: unknown {unknown}; choose from {list(TRANSFORMS)}"
+            )
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"[data] limit must be positive, got {self.limit}")
 
 
 MODEL_KINDS = ("molgan", "latent")

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import logging
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +27,10 @@ from tqdm import tqdm
 
 from molgan.chem import quiet_rdkit
 from molgan.graph import EncodingError, MolGraph, decode_arrays, mol_to_graph
-from molgan.io import InputFileError, atomic_write_bytes, atomic_write_text, read_smiles
+from molgan.io import InputFileError, atomic_file, atomic_write_text, read_smiles
 from molgan.order import check_atom_order, reorder_atoms
-from molgan.vocab import Vocabulary
+from molgan.standardize import check_transforms, standardize
+from molgan.vocab import AtomType, Vocabulary
 
 __all__ = [
     "DATA_DIR",
@@ -60,8 +60,10 @@ QM9_SPLITS = {
 # the split never changes with the NumPy or Python version.
 SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
 SPLIT_SEED = 0
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 _EXAMPLES_PER_REASON = 5
+_CHUNK = 2048  # SMILES per worker task
+_MIN_POOL_ROWS = 4096  # below this, one process does the work
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Featurized:
         n_rows: Rows read from the input, kept or not.
         skipped: Reason -> count of skipped rows.
         examples: Reason -> up to five ``(row, smiles)`` examples.
+        changed: Transform -> rows it changed (see :mod:`molgan.standardize`), kept or not.
     """
 
     graphs: MolGraph
@@ -83,6 +86,7 @@ class Featurized:
     n_rows: int
     skipped: dict[str, int] = field(default_factory=dict)
     examples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    changed: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_kept(self) -> int:
@@ -95,63 +99,65 @@ def featurize(
     vocab: Vocabulary,
     *,
     atom_order: str = "input",
+    transforms: Sequence[str] = (),
     n_jobs: int | None = None,
     progress: bool = True,
 ) -> Featurized:
     """Parse, encode and round-trip-check SMILES in worker processes.
 
-    A row is kept when RDKit parses it, it is a single fragment, ``mol_to_graph`` can encode it in
-    ``vocab``, and decoding the graph gives back the same canonical SMILES. Otherwise it is counted
-    under one reason: ``empty``, ``unparsable``, ``multi_fragment``, ``too_many_atoms``,
-    ``unknown_atom``, ``unknown_bond`` or ``round_trip_mismatch``.
+    A row is kept when RDKit parses it, it is a single fragment (after ``transforms``),
+    ``mol_to_graph`` can encode it in ``vocab``, and decoding the graph gives back the same
+    canonical SMILES. Otherwise it is counted under one reason: ``empty``, ``unparsable``,
+    ``multi_fragment``, ``too_many_atoms``, ``unknown_atom``, ``unknown_bond`` or
+    ``round_trip_mismatch``. The dense tensors are filled in place as workers finish, so memory
+    holds one ``int8`` copy of them (756 bytes per molecule at ``N = 27``) plus the SMILES.
 
     Args:
         smiles: The input strings, one per row.
         vocab: The vocabulary to encode in.
         atom_order: How atoms are numbered (:data:`molgan.order.ATOM_ORDERS`).
+        transforms: Clean-up applied to each parsed molecule first
+            (:data:`molgan.standardize.TRANSFORMS`); ``Featurized.changed`` counts their effect.
         n_jobs: Worker processes (default: all cores); 1 runs in this process.
         progress: Show a progress bar for large inputs.
     """
-    chunks = [list(smiles[i : i + 2048]) for i in range(0, len(smiles), 2048)]
-    tasks = [(vocab.to_dict(), atom_order, chunk) for chunk in chunks]
-    n_jobs = n_jobs or os.cpu_count() or 1
+    transforms = check_transforms(transforms)
+    tasks = [(vocab.to_dict(), atom_order, transforms, chunk) for chunk in _chunked(smiles)]
+    merged = _Merger(len(smiles), vocab.max_atoms, smiles)
     show = progress and len(smiles) >= 20_000
-    bar = tqdm(total=len(smiles), desc="featurising", unit="mol", disable=not show)
-    if n_jobs > 1 and len(chunks) > 1:
-        with multiprocessing.get_context("fork").Pool(min(n_jobs, len(chunks))) as pool:
-            results = []
-            for result in pool.imap(_featurize_chunk, tasks):
-                results.append(result)
-                bar.update(len(result[0]))
-    else:
-        results = []
-        for task in tasks:
-            results.append(_featurize_chunk(task))
-            bar.update(len(task[1]))
-    bar.close()
-    return _merge(results, smiles, vocab)
+    with tqdm(total=len(smiles), desc="featurising", unit="mol", disable=not show) as bar:
+        for result in _map(_featurize_chunk, tasks, n_jobs, len(smiles)):
+            merged.add(*result)
+            bar.update(len(result[0]))
+    return merged.result()
 
 
 def data_stats(
-    path: str | os.PathLike, vocab: Vocabulary | None = None, *, max_atoms: int | None = None
+    path: str | os.PathLike,
+    vocab: Vocabulary | None = None,
+    *,
+    max_atoms: int | None = None,
+    transforms: Sequence[str] = (),
 ) -> dict:
     """Report how many rows of a SMILES file parse, encode and round-trip exactly, and why not.
 
     Args:
         path: A SMILES or CSV file.
         vocab: The vocabulary to encode in; ``None`` derives one from the file's parsable rows
-            (see ``Vocabulary.from_mols``).
+            (see :func:`derive_vocabulary`).
         max_atoms: ``N`` of a derived vocabulary (default: the largest molecule in the file).
+        transforms: Clean-up applied first (:mod:`molgan.standardize`), as ``[data] transforms``.
 
     Returns:
         ``rows``, ``parsed``, ``encodable``, ``round_trip_ok``, ``round_trip_rate`` (round-trip
-        ok / encodable, ``None`` if nothing is encodable), ``vocabulary``, and ``skipped``:
-        reason -> ``{"count", "examples": [{"line", "smiles"}]}`` with 1-based file lines.
+        ok / encodable, ``None`` if nothing is encodable), ``kept_rate`` (round-trip ok / rows),
+        ``vocabulary``, ``transforms``, ``changed`` (transform -> rows it changed) and
+        ``skipped``: reason -> ``{"count", "examples": [{"line", "smiles"}]}`` with 1-based lines.
     """
     path = Path(path)
     smiles = read_smiles(path)
-    vocab = vocab or derive_vocabulary(smiles, max_atoms)
-    feats = featurize(smiles, vocab)
+    vocab = vocab or derive_vocabulary(smiles, max_atoms, transforms=transforms)
+    feats = featurize(smiles, vocab, transforms=transforms)
     first_line = 2 if path.name.lower().endswith((".csv", ".csv.gz")) else 1
     not_parsed = sum(feats.skipped.get(r, 0) for r in ("empty", "unparsable"))
     parsed = feats.n_rows - not_parsed
@@ -163,7 +169,10 @@ def data_stats(
         "encodable": encodable,
         "round_trip_ok": feats.n_kept,
         "round_trip_rate": feats.n_kept / encodable if encodable else None,
+        "kept_rate": feats.n_kept / feats.n_rows,
         "vocabulary": vocab.to_dict(),
+        "transforms": list(check_transforms(transforms)),
+        "changed": feats.changed,
         "skipped": {
             reason: {
                 "count": count,
@@ -177,16 +186,38 @@ def data_stats(
     }
 
 
-def derive_vocabulary(smiles: Sequence[str], max_atoms: int | None = None) -> Vocabulary:
-    """The vocabulary of the parsable entries of ``smiles`` (see ``Vocabulary.from_mols``).
+def derive_vocabulary(
+    smiles: Sequence[str],
+    max_atoms: int | None = None,
+    *,
+    transforms: Sequence[str] = (),
+    n_jobs: int | None = None,
+) -> Vocabulary:
+    """The vocabulary of the entries of ``smiles`` that parse into one fragment.
+
+    Each entry is parsed (in worker processes for large inputs) and cleaned by ``transforms``
+    first, so a salt's counter-ion, dropped by ``largest_fragment``, never enters the vocabulary;
+    entries that stay multi-fragment are left out, as :func:`featurize` skips them. See
+    ``Vocabulary.from_mols`` for the class order.
 
     Examples:
-        >>> [a.label for a in derive_vocabulary(["CCO", "", "C1CC", "[NH3+]CC(=O)[O-]"]).atom_types]
+        >>> vocab = derive_vocabulary(["CCO", "", "C1CC", "[NH3+]CC(=O)[O-]"])
+        >>> [a.label for a in vocab.atom_types]
         ['C', 'N+', 'O', 'O-']
+        >>> vocab = derive_vocabulary(["CCN.Cl"], transforms=["largest_fragment"])
+        >>> [a.label for a in vocab.atom_types]
+        ['C', 'N']
     """
-    with quiet_rdkit():
-        mols = (Chem.MolFromSmiles(s) for s in smiles if s)
-        return Vocabulary.from_mols((m for m in mols if m is not None), max_atoms=max_atoms)
+    transforms = check_transforms(transforms)
+    seen: set[AtomType] = set()
+    largest = 0
+    tasks = [(transforms, chunk) for chunk in _chunked(smiles)]
+    for atoms, n in _map(_atom_types_chunk, tasks, n_jobs, len(smiles)):
+        seen |= atoms
+        largest = max(largest, n)
+    if not seen:
+        raise ValueError("no parsable single-fragment molecule to derive a vocabulary from")
+    return Vocabulary.from_atom_types(seen, max_atoms or largest)
 
 
 def split_rows(n_rows: int, seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:
@@ -235,17 +266,20 @@ class MoleculeDataset(InMemoryDataset):
     """A torch-geometric dataset of the molecules in one SMILES or CSV file.
 
     The file is featurised once (see :func:`featurize`) and cached under
-    ``root/processed/<file stem>-<sha256 of the file>-<vocabulary fingerprint>/``. Items are PyG
-    ``Data`` objects (see :func:`graph_to_data`); :attr:`graphs` gives all dense tensors at once,
-    which is what the GAN trainer samples batches from.
+    ``root/processed/<file stem>-<sha256 of the file>-<vocabulary fingerprint>-<options>/``. Items
+    are PyG ``Data`` objects (see :func:`graph_to_data`); :attr:`graphs` gives all dense tensors at
+    once, which is what the GAN trainer samples batches from.
 
     Args:
         source: The SMILES/CSV file (default: the bundled QM9).
         vocab: The vocabulary (default: ``Vocabulary.qm9()``).
         root: Where the ``processed`` folder goes (default: beside ``source``).
         progress: Show a progress bar while featurising.
-        atom_order: How atoms are numbered (:data:`molgan.order.ATOM_ORDERS`); part of the
-            cache key.
+        atom_order: How atoms are numbered (:data:`molgan.order.ATOM_ORDERS`).
+        transforms: Clean-up of each molecule before encoding (:mod:`molgan.standardize`).
+        limit: Featurise only the first ``limit`` rows of the file (a subset of a large set).
+
+    The atom order, the transforms and the limit are part of the cache key.
     """
 
     def __init__(
@@ -255,17 +289,29 @@ class MoleculeDataset(InMemoryDataset):
         root: str | os.PathLike | None = None,
         progress: bool = True,
         atom_order: str = "input",
+        transforms: Sequence[str] = (),
+        limit: int | None = None,
     ) -> None:
         self.source = Path(source)
         self.vocab = vocab or Vocabulary.qm9()
         self.progress = progress
         self.atom_order = atom_order
+        self.transforms = check_transforms(transforms)
+        self.limit = limit
         check_atom_order(atom_order)  # before any work, not in the featurising workers
-        digest = hashlib.sha256(_read_bytes(self.source)).hexdigest()[:16]
-        stem = self.source.name.split(".")[0]
-        # The input order keeps its historical key, so existing caches stay valid.
-        order = "" if atom_order == "input" else f"-{atom_order}"
-        self._key = f"{stem}-{digest}-{self.vocab.fingerprint}{order}-v{_CACHE_FORMAT}"
+        if limit is not None and limit < 1:
+            raise ValueError(f"limit must be positive, got {limit}")
+        self._key = "-".join(
+            [
+                self.source.name.split(".")[0],
+                hashlib.sha256(_read_bytes(self.source)).hexdigest()[:16],
+                self.vocab.fingerprint,
+                atom_order,
+                *self.transforms,
+                *([] if limit is None else [f"first{limit}"]),
+                f"v{_CACHE_FORMAT}",
+            ]
+        )
         super().__init__(str(root or self.source.parent), log=False)
         try:
             cache = torch.load(self.processed_paths[0], weights_only=True)
@@ -275,7 +321,10 @@ class MoleculeDataset(InMemoryDataset):
             cache = torch.load(self.processed_paths[0], weights_only=True)
         self.graphs = MolGraph(cache["atoms"], cache["bonds"])
         self.rows = cache["rows"]
-        self.smiles = json.loads(Path(self.processed_paths[1]).read_text())["smiles"]
+        meta = json.loads(Path(self.processed_paths[1]).read_text())
+        self.smiles = meta["smiles"]
+        self.skipped: dict[str, int] = meta["skipped"]
+        self.changed: dict[str, int] = meta["changed"]
 
     @property
     def processed_dir(self) -> str:
@@ -298,27 +347,34 @@ class MoleculeDataset(InMemoryDataset):
         Both files are written atomically, so runs that start together on one file never read
         a half-written cache; each may featurise it, and the last rename wins.
         """
+        smiles = read_smiles(self.source)
         feats = featurize(
-            read_smiles(self.source),
+            smiles[: self.limit],
             self.vocab,
             atom_order=self.atom_order,
+            transforms=self.transforms,
             progress=self.progress,
         )
+        del smiles
         for reason, count in feats.skipped.items():
             logger.info("skipped %d of %d rows of %s: %s", count, feats.n_rows, self.source, reason)
-        tensors = {"atoms": feats.graphs.atoms, "bonds": feats.graphs.bonds, "rows": feats.rows}
-        buffer = io.BytesIO()
-        torch.save(tensors, buffer)
+        for name, count in feats.changed.items():
+            logger.info("%s changed %d of %d rows of %s", name, count, feats.n_rows, self.source)
         meta = {
             "source": str(self.source),
             "vocabulary": self.vocab.to_dict(),
             "atom_order": self.atom_order,
+            "transforms": list(self.transforms),
+            "limit": self.limit,
             "n_rows": feats.n_rows,
             "skipped": feats.skipped,
+            "changed": feats.changed,
             "smiles": feats.smiles,
         }
         atomic_write_text(self.processed_paths[1], json.dumps(meta))
-        atomic_write_bytes(self.processed_paths[0], buffer.getvalue())
+        tensors = {"atoms": feats.graphs.atoms, "bonds": feats.graphs.bonds, "rows": feats.rows}
+        with atomic_file(self.processed_paths[0]) as handle:  # no second copy in memory
+            torch.save(tensors, handle)
 
     def len(self) -> int:
         """Number of molecules kept."""
@@ -380,23 +436,59 @@ def _read_bytes(path: Path) -> bytes:
         raise InputFileError(f"{path}: cannot read ({err.strerror})") from None
 
 
-def _featurize_chunk(task: tuple[dict, str, list[str]]) -> tuple[list[str], list[str], bytes]:
-    """Worker: per row a skip reason ("" = kept) and canonical SMILES, plus the kept graphs' bytes.
+def _chunked(smiles: Sequence[str]) -> list[list[str]]:
+    return [list(smiles[i : i + _CHUNK]) for i in range(0, len(smiles), _CHUNK)]
 
-    Uses NumPy only (no torch ops), because torch's thread pool is not safe in forked workers.
-    """
-    vocab_dict, atom_order, smiles = task
-    vocab = Vocabulary.from_dict(vocab_dict)
-    reasons, canon, graphs = [], [], []
+
+def _map(work, tasks: list, n_jobs: int | None, n_rows: int) -> Iterator:
+    """``work`` over ``tasks`` in order: in forked workers for large inputs, else here."""
+    n_jobs = n_jobs or os.cpu_count() or 1
+    if n_jobs > 1 and len(tasks) > 1 and n_rows >= _MIN_POOL_ROWS:
+        with multiprocessing.get_context("fork").Pool(min(n_jobs, len(tasks))) as pool:
+            yield from pool.imap(work, tasks)
+    else:
+        yield from map(work, tasks)
+
+
+def _atom_types_chunk(task: tuple[tuple[str, ...], list[str]]) -> tuple[set[AtomType], int]:
+    """Worker: the atom classes and the largest heavy-atom count of one chunk's molecules."""
+    transforms, smiles = task
+    seen: set[AtomType] = set()
+    largest = 0
     with quiet_rdkit():
         for text in smiles:
-            reason, graph, can = _encode_one(text, vocab, atom_order)
+            mol = Chem.MolFromSmiles(text) if text else None
+            if mol is None or mol.GetNumAtoms() == 0:
+                continue
+            mol = standardize(mol, transforms)[0]
+            if len(Chem.GetMolFrags(mol)) > 1:
+                continue
+            largest = max(largest, mol.GetNumAtoms())
+            seen.update(AtomType(a.GetSymbol(), a.GetFormalCharge()) for a in mol.GetAtoms())
+    return seen, largest
+
+
+def _featurize_chunk(
+    task: tuple[dict, str, tuple[str, ...], list[str]],
+) -> tuple[list[str], list[str], list[tuple[str, ...]], bytes]:
+    """Worker: per row a skip reason ("" = kept), canonical SMILES and changing transforms.
+
+    Also returns the kept graphs' bytes. Uses NumPy only (no torch ops), because torch's thread
+    pool is not safe in forked workers.
+    """
+    vocab_dict, atom_order, transforms, smiles = task
+    vocab = Vocabulary.from_dict(vocab_dict)
+    reasons, canon, changes, graphs = [], [], [], []
+    with quiet_rdkit():
+        for text in smiles:
+            reason, graph, can, changed = _encode_one(text, vocab, atom_order, transforms)
             reasons.append(reason)
             canon.append(can)
+            changes.append(changed)
             if graph is not None:
                 graphs.append(graph)
         if not graphs:
-            return reasons, canon, b""
+            return reasons, canon, changes, b""
         atoms = np.stack([g.atoms.numpy() for g in graphs])  # [K, N]
         bonds = np.stack([g.bonds.numpy() for g in graphs])  # [K, N, N]
         decoded = iter(decode_arrays(atoms, bonds, vocab))
@@ -408,53 +500,73 @@ def _featurize_chunk(task: tuple[dict, str, list[str]]) -> tuple[list[str], list
             keep.append(mol is not None and Chem.MolToSmiles(mol) == canon[k])
             if not keep[-1]:
                 reasons[k] = "round_trip_mismatch"
-    return reasons, canon, atoms[keep].tobytes() + bonds[keep].tobytes()
+    return reasons, canon, changes, atoms[keep].tobytes() + bonds[keep].tobytes()
 
 
 def _encode_one(
-    text: str, vocab: Vocabulary, atom_order: str = "input"
-) -> tuple[str, MolGraph | None, str]:
+    text: str, vocab: Vocabulary, atom_order: str = "input", transforms: Sequence[str] = ()
+) -> tuple[str, MolGraph | None, str, tuple[str, ...]]:
     if not text:
-        return "empty", None, ""
+        return "empty", None, "", ()
     mol = Chem.MolFromSmiles(text)
     if mol is None or mol.GetNumAtoms() == 0:
-        return "unparsable", None, ""
+        return "unparsable", None, "", ()
+    mol, changed = standardize(mol, transforms)
     canon = Chem.MolToSmiles(mol)
     if "." in canon:
-        return "multi_fragment", None, canon
+        return "multi_fragment", None, canon, changed
     try:
-        return "", mol_to_graph(reorder_atoms(mol, atom_order), vocab), canon
+        return "", mol_to_graph(reorder_atoms(mol, atom_order), vocab), canon, changed
     except EncodingError as err:
-        return err.reason, None, canon
+        return err.reason, None, canon, changed
 
 
-def _merge(
-    results: list[tuple[list[str], list[str], bytes]], smiles: Sequence[str], vocab: Vocabulary
-) -> Featurized:
-    n = vocab.max_atoms
-    atoms, bonds, kept, rows = [], [], [], []
-    skipped: dict[str, int] = {}
-    examples: dict[str, list[tuple[int, str]]] = {}
-    row = 0
-    for reasons, canon, blob in results:
-        n_kept = reasons.count("")
+class _Merger:
+    """Collects the workers' results in row order into preallocated ``int8`` arrays."""
+
+    def __init__(self, n_rows: int, n_atoms: int, smiles: Sequence[str]) -> None:
+        self.atoms = np.zeros((n_rows, n_atoms), np.int8)
+        self.bonds = np.zeros((n_rows, n_atoms, n_atoms), np.int8)
+        self.smiles = smiles
+        self.n_atoms = n_atoms
+        self.kept: list[str] = []
+        self.rows: list[int] = []
+        self.skipped: dict[str, int] = {}
+        self.examples: dict[str, list[tuple[int, str]]] = {}
+        self.changed: dict[str, int] = {}
+        self.row = 0
+
+    def add(
+        self,
+        reasons: list[str],
+        canon: list[str],
+        changes: list[tuple[str, ...]],
+        blob: bytes,
+    ) -> None:
+        """Add one chunk's result (the next rows of the input)."""
+        n, start = self.n_atoms, len(self.kept)
+        k = reasons.count("")
         flat = np.frombuffer(blob, dtype=np.int8)
-        atoms.append(flat[: n_kept * n].reshape(n_kept, n))
-        bonds.append(flat[n_kept * n :].reshape(n_kept, n, n))
-        for reason, can in zip(reasons, canon):
+        self.atoms[start : start + k] = flat[: k * n].reshape(k, n)
+        self.bonds[start : start + k] = flat[k * n :].reshape(k, n, n)
+        for reason, can, changed in zip(reasons, canon, changes):
+            for name in changed:
+                self.changed[name] = self.changed.get(name, 0) + 1
             if reason:
-                skipped[reason] = skipped.get(reason, 0) + 1
-                shown = examples.setdefault(reason, [])
+                self.skipped[reason] = self.skipped.get(reason, 0) + 1
+                shown = self.examples.setdefault(reason, [])
                 if len(shown) < _EXAMPLES_PER_REASON:
-                    shown.append((row, smiles[row]))
+                    shown.append((self.row, self.smiles[self.row]))
             else:
-                kept.append(can)
-                rows.append(row)
-            row += 1
-    graphs = MolGraph(
-        torch.from_numpy(np.concatenate(atoms) if atoms else np.zeros((0, n), np.int8)),
-        torch.from_numpy(np.concatenate(bonds) if bonds else np.zeros((0, n, n), np.int8)),
-    )
-    return Featurized(
-        graphs, kept, torch.tensor(rows, dtype=torch.long), len(smiles), skipped, examples
-    )
+                self.kept.append(can)
+                self.rows.append(self.row)
+            self.row += 1
+
+    def result(self) -> Featurized:
+        """The merged rows; the tensors are views of the first ``n_kept`` preallocated rows."""
+        k = len(self.kept)
+        graphs = MolGraph(torch.from_numpy(self.atoms[:k]), torch.from_numpy(self.bonds[:k]))
+        rows = torch.tensor(self.rows, dtype=torch.long)
+        return Featurized(
+            graphs, self.kept, rows, self.row, self.skipped, self.examples, self.changed
+        )

@@ -1,21 +1,25 @@
-"""Medicinal-chemistry filters for generated candidates: Lipinski's rule of five, PAINS, Brenk.
+"""Medicinal-chemistry filters for generated candidates: rule of five, PAINS, Brenk, MOSES.
 
 A filter says whether a molecule passes. :func:`filter_smiles` runs several on a list of SMILES
 and returns a :class:`FilterReport` with a pass flag per molecule and filter, the count of
 molecules each filter rejects, and the SMILES that pass all. PAINS (Baell & Holloway 2010) and
 Brenk (Brenk et al. 2008) are RDKit's ``FilterCatalog`` substructure sets; the rule of five
-(Lipinski et al. 1997) uses RDKit's descriptors. A threshold on a raw property of
-:data:`molgan.rewards.PROPERTIES` is a filter too, written like ``"qed>=0.6"`` or
-``"mol_weight<=350"`` (:func:`threshold_filter`).
+(Lipinski et al. 1997) uses RDKit's descriptors. The MOSES filter (Polykovskiy et al. 2020) is
+the one MOSES built its data with and reports as "Filters": its MCF and PAINS SMARTS (shipped in
+``data/filters/``), no charged atom, only C, N, S, O, F, Cl, Br, H, and no ring of 8 or more
+atoms. A threshold on a raw property of :data:`molgan.rewards.PROPERTIES` is a filter too,
+written like ``"qed>=0.6"`` or ``"mol_weight<=350"`` (:func:`threshold_filter`).
 """
 
 from __future__ import annotations
 
+import csv
 import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 from rdkit import Chem
@@ -32,11 +36,17 @@ __all__ = [
     "passes_lipinski",
     "passes_pains",
     "passes_brenk",
+    "passes_moses",
     "FILTERS",
+    "DEFAULT_FILTERS",
     "threshold_filter",
     "FilterReport",
     "filter_smiles",
 ]
+
+FILTER_DATA = Path(__file__).resolve().parent.parent / "data" / "filters"
+_MOSES_ELEMENTS = frozenset({"C", "N", "S", "O", "F", "Cl", "Br", "H"})
+_MOSES_MAX_RING = 7  # MOSES rejects rings of 8 or more atoms
 
 # Lipinski et al. 1997: poor absorption is likely when more than one of these limits is exceeded.
 RULE_OF_FIVE = {"mol_weight": 500.0, "logp": 5.0, "h_donors": 5, "h_acceptors": 10}
@@ -90,12 +100,46 @@ def passes_brenk(mol: Chem.Mol) -> bool:
     return not _catalog(FilterCatalogParams.FilterCatalogs.BRENK).HasMatch(mol)
 
 
+def passes_moses(mol: Chem.Mol) -> bool:
+    """MOSES's filter (``mol_passes_filters``), the rules its training set was built with.
+
+    A molecule passes when it has no charged atom, only C, N, S, O, F, Cl, Br (and H), no ring of
+    8 or more atoms, and none of MOSES's 22 MCF and 480 PAINS SMARTS matches it with explicit
+    hydrogens added.
+
+    Examples:
+        >>> passes_moses(Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1"))  # paracetamol
+        True
+        >>> passes_moses(Chem.MolFromSmiles("C1CO1")), passes_moses(Chem.MolFromSmiles("CC[NH3+]"))
+        (False, False)
+    """
+    if any(a.GetFormalCharge() or a.GetSymbol() not in _MOSES_ELEMENTS for a in mol.GetAtoms()):
+        return False
+    if any(len(ring) > _MOSES_MAX_RING for ring in mol.GetRingInfo().AtomRings()):
+        return False
+    with_h = Chem.AddHs(mol)
+    return not any(with_h.HasSubstructMatch(pattern) for pattern in _moses_patterns())
+
+
+@cache
+def _moses_patterns() -> tuple[Chem.Mol, ...]:
+    """MOSES's MCF and PAINS SMARTS, compiled once (``data/filters/README.md``)."""
+    with open(FILTER_DATA / "moses_mcf.csv", newline="") as handle:
+        smarts = [row["smarts"] for row in csv.DictReader(handle)]
+    with open(FILTER_DATA / "moses_wehi_pains.csv", newline="") as handle:
+        smarts += [row[0].strip() for row in csv.reader(handle) if row]
+    return tuple(Chem.MolFromSmarts(s) for s in smarts)
+
+
 FILTERS: dict[str, Callable[[Chem.Mol], bool]] = {
     "lipinski": passes_lipinski,
     "pains": passes_pains,
     "brenk": passes_brenk,
+    "moses": passes_moses,
 }
 """Filters by name; each takes a sanitised molecule and returns whether it passes."""
+DEFAULT_FILTERS = ("lipinski", "pains", "brenk")
+"""What ``filter_smiles`` and ``molgan filter`` run unless told otherwise."""
 
 
 def threshold_filter(spec: str) -> Callable[[Chem.Mol], bool]:
@@ -174,7 +218,7 @@ class FilterReport:
 
 def filter_smiles(
     smiles: Sequence[str],
-    filters: Sequence[str] = tuple(FILTERS),
+    filters: Sequence[str] = DEFAULT_FILTERS,
     progress: bool = False,
 ) -> FilterReport:
     """Run named filters on SMILES; invalid or empty entries fail every filter.

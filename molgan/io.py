@@ -14,8 +14,10 @@ import gzip
 import io
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 __all__ = [
     "InputFileError",
@@ -23,6 +25,7 @@ __all__ = [
     "write_smiles",
     "atomic_write_text",
     "atomic_write_bytes",
+    "atomic_file",
 ]
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -79,12 +82,26 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename, so readers never see half."""
+    with atomic_file(path) as handle:
+        handle.write(data)
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; on success rename it to ``path``, else delete it.
+
+    Readers never see a half-written file, and a failed write never clobbers the old one.
+
+    Args:
+        path: The file to (re)write; its folder is created.
+        mode: ``"wb"`` or ``"w"`` (UTF-8 text).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+            yield handle
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:

@@ -20,7 +20,7 @@ import warnings
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from multiprocessing import get_context
 from pathlib import Path
@@ -38,6 +38,7 @@ from scipy.stats import entropy, gaussian_kde, wasserstein_distance
 from tqdm import tqdm
 
 from molgan.chem import canonical_smiles, quiet_rdkit, strict_smiles
+from molgan.filters import passes_moses
 
 __all__ = [
     "KL_DESCRIPTORS",
@@ -75,6 +76,7 @@ FCD_SCORE_SCALE = 0.2  # GuacaMol FCD benchmark score = exp(-0.2 * FCD)
 CHUNK_SIZE = 256  # samples per worker task
 MIN_POOL_SAMPLES, MIN_PROGRESS_SAMPLES = 500, 2000  # below these: no pool, no progress bar
 CHEMNET_BATCH = 1024  # SMILES per ChemNet call (one progress step)
+UNIQUE_AT = (1_000, 10_000)  # MOSES unique@1k and unique@10k
 SIMILARITY_BLOCK = 2**22  # float32 entries per Tanimoto block (16 MiB: cache-friendly)
 
 
@@ -83,6 +85,7 @@ def evaluate(
     train: Sequence[str] | None = None,
     reference: Sequence[str] | None = None,
     *,
+    scaffold_reference: Sequence[str] | None = None,
     n_jobs: int | None = None,
     progress: bool = True,
     cache_dir: Path | None = None,
@@ -90,8 +93,10 @@ def evaluate(
     """Strict set-level metrics of generated SMILES against a training and a reference set.
 
     Validity, uniqueness and novelty are defined as in :func:`validity`, :func:`uniqueness` and
-    :func:`novelty`. The rest are computed over the strictly valid generated molecules, with
-    duplicates, as MOSES does (unless noted), Morgan fingerprints radius 2, 1024 bits:
+    :func:`novelty`; ``unique@1k`` and ``unique@10k`` are the uniqueness of the first 1,000 and
+    10,000 valid samples (MOSES; ``None`` when fewer are valid). The rest are computed over the
+    strictly valid generated molecules, with duplicates, as MOSES does (unless noted), Morgan
+    fingerprints radius 2, 1024 bits:
 
     - ``fcd``: Fréchet ChemNet Distance (Preuer et al. 2018 JCIM) between the ChemNet activations
       of the canonical SMILES and those of the valid reference; ``fcd_score = exp(-0.2 fcd)``
@@ -101,8 +106,10 @@ def evaluate(
       ``FragmentOnBRICSBonds``, repeats included) / of Bemis-Murcko scaffold counts (scaffolds with
       fewer than ``SCAFFOLD_MIN_RINGS`` rings ignored) with the reference's, as MOSES's code does.
     - ``intdiv1`` / ``intdiv2``: :func:`internal_diversity` with p = 1, 2 (MOSES).
-    - ``qed_mean``, ``sa_mean``, ``logp_mean``: means of RDKit QED, SA score (Ertl & Schuffenhauer)
-      and Crippen logP; ``w1_*``: their Wasserstein-1 distance to the reference's (MOSES).
+    - ``filters``: share passing :func:`molgan.filters.passes_moses`, MOSES's MCF + PAINS filter.
+    - ``qed_mean``, ``sa_mean``, ``logp_mean``, ``weight_mean``: means of RDKit QED, SA score
+      (Ertl & Schuffenhauer), Crippen logP and molecular weight; ``w1_*``: their Wasserstein-1
+      distance to the reference's (MOSES).
     - ``kl_score``: GuacaMol's KL benchmark over unique molecules, mean of ``exp(-KL(ref || gen))``
       over ``KL_DESCRIPTORS`` and the internal similarity (ECFP4, 4096 bits): KDE on a 1000-point
       grid for continuous values, 10-bin histograms for counts; on the first 10,000 unique
@@ -116,6 +123,8 @@ def evaluate(
         generated: One string per sample; ``""`` and unparsable strings are invalid samples.
         train: Training SMILES for novelty (canonicalised here, cached).
         reference: Reference SMILES (e.g. a test split) for the distribution metrics (cached).
+        scaffold_reference: A second reference, MOSES's scaffold test set (TestSF): adds
+            ``fcd_testsf``, ``snn_testsf``, ``frag_testsf`` and ``scaf_testsf``.
         n_jobs: Worker processes; default ``min(2, os.cpu_count())``.
         progress: Show tqdm bars (stderr) for large inputs.
         cache_dir: Cache folder; default ``$MOLGAN_CACHE`` or ``~/.cache/molgan``. Unwritable: no
@@ -129,21 +138,33 @@ def evaluate(
     cache = Path(cache_dir or os.environ.get("MOLGAN_CACHE", "~/.cache/molgan")).expanduser()
     gen = _Profile.from_samples(list(generated), n_jobs, progress, "generated")
     train_set = None if train is None else _train_set(list(train), n_jobs, progress, cache)
-    ref = None
-    if reference is not None:
-        ref = _Reference.load_or_build(list(reference), n_jobs, progress, cache)
+    ref, ref_sf = (
+        None if smiles is None else _Reference.load_or_build(list(smiles), n_jobs, progress, cache)
+        for smiles in (reference, scaffold_reference)
+    )
     n_valid, n_unique = int(gen.counts.sum()), len(gen.smiles)
     novel = None if train_set is None else sum(s not in train_set for s in gen.smiles)
+    passes = _map_chunks(_filter_chunk, gen.smiles, n_jobs, progress, "filters")
     metrics = {
         "n_samples": len(generated),
         "n_valid": n_valid,
         "n_unique": n_unique,
         "validity": _ratio(n_valid, len(generated)),
         "uniqueness": _ratio(n_unique, n_valid),
+        **{
+            f"unique@{k // 1000}k": _ratio(len(set(gen.first_valid[:k])), k)
+            if n_valid >= k
+            else None
+            for k in UNIQUE_AT
+        },
         "novelty": None if novel is None else _ratio(novel, n_unique),
+        "filters": np.average(passes, weights=gen.counts) if passes else None,
         **_intrinsic_metrics(gen),
         **_reference_metrics(gen, ref, progress),
     }
+    if scaffold_reference is not None:
+        sf = _reference_metrics(gen, ref_sf, progress, keys=("fcd", "snn", "frag", "scaf"))
+        metrics |= {f"{key}_testsf": value for key, value in sf.items()}
     return {key: _finite_or_none(value) for key, value in metrics.items()}
 
 
@@ -275,6 +296,7 @@ class _Profile:
     descriptors: np.ndarray  # float64 [U, len(KL_DESCRIPTORS)]
     scaffolds: dict[str, int]  # scaffold -> valid samples with it
     fragments: dict[str, int]  # fragment -> occurrences over valid samples
+    first_valid: list[str] = field(default_factory=list)  # of the first max(UNIQUE_AT) valid
 
     @classmethod
     def from_samples(cls, samples: list[str], n_jobs: int, progress: bool, what: str) -> _Profile:
@@ -282,7 +304,8 @@ class _Profile:
         _describe("CC")  # loads RDKit's lazy tables (SA fragment scores) once, before any fork
         records = _map_chunks(_describe_chunk, distinct, n_jobs, progress, what)
         described = dict(zip(distinct, records, strict=True))
-        counts = Counter(r.smiles for r in map(described.get, samples) if r is not None)
+        valid = [r.smiles for r in map(described.get, samples) if r is not None]
+        counts = Counter(valid)
         records = {r.smiles: r for r in described.values() if r is not None}
         rows = [records[s] for s in counts]
         scaffolds, fragments = Counter(), Counter()
@@ -301,11 +324,16 @@ class _Profile:
             descriptors=np.array([r.descriptors for r in rows]).reshape(-1, len(KL_DESCRIPTORS)),
             scaffolds=dict(scaffolds),
             fragments=dict(fragments),
+            first_valid=valid[: max(UNIQUE_AT)],
         )
 
     @property
     def logp(self) -> np.ndarray:
         return self.descriptors[:, KL_DESCRIPTORS.index("MolLogP")]
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self.descriptors[:, KL_DESCRIPTORS.index("MolWt")]
 
 
 @dataclass(frozen=True)
@@ -369,7 +397,9 @@ class _Reference:
 def _intrinsic_metrics(gen: _Profile) -> dict[str, float | None]:
     """Metrics of the generated set alone: IntDiv and property means, over valid samples."""
     if not gen.smiles:
-        return dict.fromkeys(("intdiv1", "intdiv2", "qed_mean", "sa_mean", "logp_mean"))
+        return dict.fromkeys(
+            ("intdiv1", "intdiv2", "qed_mean", "sa_mean", "logp_mean", "weight_mean")
+        )
     t1, t2 = _mean_tanimoto_powers(
         _unpack(gen.fps, MORGAN_BITS), torch.from_numpy(gen.counts), (1, 2)
     )
@@ -379,44 +409,69 @@ def _intrinsic_metrics(gen: _Profile) -> dict[str, float | None]:
         "qed_mean": np.average(gen.qed, weights=gen.counts),
         "sa_mean": np.average(gen.sa, weights=gen.counts),
         "logp_mean": np.average(gen.logp, weights=gen.counts),
+        "weight_mean": np.average(gen.weight, weights=gen.counts),
     }
+
+
+_REFERENCE_KEYS = (
+    "fcd",
+    "fcd_score",
+    "snn",
+    "frag",
+    "scaf",
+    "w1_qed",
+    "w1_sa",
+    "w1_logp",
+    "w1_weight",
+    "kl_score",
+)
 
 
 def _reference_metrics(
-    gen: _Profile, ref: _Reference | None, progress: bool
+    gen: _Profile,
+    ref: _Reference | None,
+    progress: bool,
+    keys: Sequence[str] = _REFERENCE_KEYS,
 ) -> dict[str, float | None]:
     """Metrics comparing the generated set with the reference (all ``None`` if either is empty)."""
-    keys = ("fcd", "fcd_score", "snn", "frag", "scaf", "w1_qed", "w1_sa", "w1_logp", "kl_score")
     if ref is None or not gen.smiles or not ref.profile.smiles:
         return dict.fromkeys(keys)
     r = ref.profile
-    gen_chemnet, fcd_value = _chemnet_statistics(gen, progress), None
-    if gen_chemnet is not None and ref.chemnet is not None:
-        fcd_value = frechet_distance(*gen_chemnet, *ref.chemnet)
+    metrics: dict[str, float | None] = {}
+    if "fcd" in keys:
+        gen_chemnet, fcd_value = _chemnet_statistics(gen, progress), None
+        if gen_chemnet is not None and ref.chemnet is not None:
+            fcd_value = frechet_distance(*gen_chemnet, *ref.chemnet)
+        metrics["fcd"] = fcd_value
+        metrics["fcd_score"] = None if fcd_value is None else math.exp(-FCD_SCORE_SCALE * fcd_value)
     nearest = _max_similarity(_unpack(gen.fps, MORGAN_BITS), _unpack(r.fps, MORGAN_BITS))
-    gen_kl = slice(0, KL_SAMPLE_SIZE)  # GuacaMol: the first 10,000 unique samples
-    gen_nn = _nn_similarity(gen.ecfp4[gen_kl])
-    return {
-        "fcd": fcd_value,
-        "fcd_score": None if fcd_value is None else math.exp(-FCD_SCORE_SCALE * fcd_value),
-        "snn": np.average(nearest, weights=gen.counts),
-        "frag": _cosine_similarity(gen.fragments, r.fragments),
-        "scaf": _cosine_similarity(gen.scaffolds, r.scaffolds),
-        **{
-            f"w1_{name}": wasserstein_distance(
-                getattr(gen, name), getattr(r, name), gen.counts, r.counts
-            )
-            for name in ("qed", "sa", "logp")
-        },
-        "kl_score": _kl_score(
-            gen.descriptors[gen_kl], gen_nn, r.descriptors[ref.kl_rows], ref.nn_similarity
-        ),
-    }
+    metrics["snn"] = np.average(nearest, weights=gen.counts)
+    metrics["frag"] = _cosine_similarity(gen.fragments, r.fragments)
+    metrics["scaf"] = _cosine_similarity(gen.scaffolds, r.scaffolds)
+    for name in ("qed", "sa", "logp", "weight"):
+        metrics[f"w1_{name}"] = wasserstein_distance(
+            getattr(gen, name), getattr(r, name), gen.counts, r.counts
+        )
+    if "kl_score" in keys:
+        gen_kl = slice(0, KL_SAMPLE_SIZE)  # GuacaMol: the first 10,000 unique samples
+        metrics["kl_score"] = _kl_score(
+            gen.descriptors[gen_kl],
+            _nn_similarity(gen.ecfp4[gen_kl]),
+            r.descriptors[ref.kl_rows],
+            ref.nn_similarity,
+        )
+    return {key: metrics[key] for key in keys}
 
 
 def _strict_canonical(samples: Sequence[str]) -> list[str | None]:
     with quiet_rdkit():
         return [strict_smiles(Chem.MolFromSmiles(s)) if s else None for s in samples]
+
+
+def _filter_chunk(smiles: list[str]) -> list[bool]:
+    """Worker task: MOSES's filter verdict for valid canonical SMILES."""
+    with quiet_rdkit():
+        return [passes_moses(Chem.MolFromSmiles(s)) for s in smiles]
 
 
 def _describe_chunk(samples: list[str]) -> list[_Record | None]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import torch
@@ -19,7 +20,7 @@ from molgan.chem import quiet_rdkit, strict_smiles
 from molgan.config import Config
 from molgan.data import MoleculeDataset, derive_vocabulary, graphs_to_batch
 from molgan.graph import MolGraph, graphs_to_mols
-from molgan.io import read_smiles
+from molgan.io import atomic_file, read_smiles
 from molgan.models import GraphGenerator, build_generator
 from molgan.sampling import generate_graphs
 from molgan.training import Trainer, resolve_device
@@ -142,7 +143,7 @@ class MolGAN:
             ``{"valid": ..., "written": ...}`` line counts.
         """
         counts = {"valid": 0, "written": 0}
-        with _AtomicFile(path) as smi, _AtomicFile(sdf) as sdf_handle:
+        with _maybe_atomic(path) as smi, _maybe_atomic(sdf) as sdf_handle:
             writer = Chem.SDWriter(sdf_handle) if sdf_handle is not None else None
             for mol, smiles in self._decoded(n, seed, batch_size):
                 counts["valid"] += smiles is not None
@@ -178,39 +179,25 @@ class MolGAN:
         return save_checkpoint(path, Checkpoint(self.config, self.vocab, weights))
 
 
-class _AtomicFile:
-    """A text file written under a temporary name and renamed into place on success."""
-
-    def __init__(self, path: str | os.PathLike | None) -> None:
-        self.path = Path(path) if path is not None else None
-
-    def __enter__(self):
-        if self.path is None:
-            return None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp")
-        self.handle = self.tmp.open("w", encoding="utf-8")
-        return self.handle
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if self.path is None:
-            return
-        self.handle.close()
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
 def load_training_graphs(config: Config, progress: bool = True) -> tuple[Vocabulary, MolGraph]:
     """The vocabulary and dense training graphs that ``config.data`` names."""
     data = config.data
     if data.vocabulary == "qm9":
         vocab = Vocabulary.qm9()
     else:
-        vocab = derive_vocabulary(read_smiles(data.path), data.max_atoms)
-    dataset = MoleculeDataset(data.path, vocab, progress=progress, atom_order=data.atom_order)
-    graphs = dataset.graphs
-    if data.limit is not None:
-        graphs = MolGraph(graphs.atoms[: data.limit], graphs.bonds[: data.limit])
-    return vocab, graphs
+        smiles = read_smiles(data.path)[: data.limit]
+        vocab = derive_vocabulary(smiles, data.max_atoms, transforms=data.transforms)
+    dataset = MoleculeDataset(
+        data.path,
+        vocab,
+        progress=progress,
+        atom_order=data.atom_order,
+        transforms=data.transforms,
+        limit=data.limit,
+    )
+    return vocab, dataset.graphs
+
+
+def _maybe_atomic(path: str | os.PathLike | None) -> AbstractContextManager:
+    """An atomic text file at ``path``, or ``None`` when there is no path."""
+    return nullcontext() if path is None else atomic_file(path, "w")

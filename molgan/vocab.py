@@ -102,11 +102,23 @@ class Vocabulary:
         for mol in mols:
             largest = max(largest, mol.GetNumAtoms())
             seen.update(AtomType(a.GetSymbol(), a.GetFormalCharge()) for a in mol.GetAtoms())
+        return cls.from_atom_types(seen, max_atoms or largest)
+
+    @classmethod
+    def from_atom_types(cls, atom_types: Iterable[AtomType], max_atoms: int) -> Vocabulary:
+        """A vocabulary of the given atom classes, sorted by atomic number, then ``|charge|``.
+
+        Examples:
+            >>> v = Vocabulary.from_atom_types([AtomType("O"), AtomType("N", 1), AtomType("C")], 5)
+            >>> [a.label for a in v.atom_types]
+            ['C', 'N+', 'O']
+        """
         table = Chem.GetPeriodicTable()
         ordered = sorted(
-            seen, key=lambda t: (table.GetAtomicNumber(t.element), abs(t.charge), t.charge)
+            set(atom_types),
+            key=lambda t: (table.GetAtomicNumber(t.element), abs(t.charge), t.charge),
         )
-        return cls(tuple(ordered), max_atoms=max_atoms or largest)
+        return cls(tuple(ordered), max_atoms=max_atoms)
 
     @property
     def n_atom_classes(self) -> int:

@@ -208,3 +208,85 @@ eval_samples = 8
         == 0
     )
     assert (tmp_path / "t.smi").read_text() == (tmp_path / "s.smi").read_text()
+
+
+DRUGLIKE = TINY.parent / "druglike.smi"
+
+
+def test_train_on_your_own_drug_like_file_end_to_end(tmp_path, capsys):
+    # --data derives the vocabulary and N from the file; a small config keeps this test fast.
+    own = tmp_path / "mine.csv"
+    rows = DRUGLIKE.read_text().split()[:300] + ["C[C@H](N)Cc1ccccc1", "CCN(CC)CC.Cl"]
+    own.write_text("name,SMILES\n" + "".join(f"m{i},{s}\n" for i, s in enumerate(rows)))
+    config = tmp_path / "small.toml"
+    config.write_text(
+        """
+[data]
+vocabulary = "qm9"
+atom_order = "bfs"
+transforms = ["strip_stereo", "largest_fragment"]
+
+[model]
+kind = "latent"
+z_dim = 8
+hidden = [16]
+latent_dim = 16
+ae_dim = 32
+ae_layers = 1
+ae_heads = 2
+critic_hidden = [16]
+
+[autoencoder]
+steps = 4
+batch_size = 16
+
+[train]
+steps = 4
+batch_size = 8
+eval_every = 4
+eval_samples = 8
+"""
+    )
+    run = tmp_path / "run"
+    args = ["train", "--data", str(own), "--config", str(config), "--out", str(run)]
+    assert main(args) == 0
+    saved = json.loads((run / "checkpoint" / "vocab.json").read_text())
+    elements = {element for element, _ in saved["atom_types"]}
+    assert {"S", "Cl", "Br", "F"} <= elements  # derived from the file, not QM9's C, N, O, F
+    assert saved["max_atoms"] >= 26  # MOSES molecules reach 26 heavy atoms in this slice
+    meta = next((own.parent / "processed").glob("*/meta.json"))
+    report = json.loads(meta.read_text())
+    assert report["changed"] == {"strip_stereo": 1, "largest_fragment": 1}
+    assert report["skipped"] == {}  # the salt and the stereo row are kept, cleaned
+    out = tmp_path / "s.smi"
+    sample = ["sample", "--checkpoint", str(run), "-n", "16", "--keep-invalid", "-o", str(out)]
+    assert main(sample) == 0
+    assert len(out.read_text().splitlines()) == 16
+
+
+def test_train_with_data_and_no_config_uses_the_own_data_recipe(monkeypatch, tmp_path):
+    from molgan import cli
+    from molgan.config import load_config
+    from molgan.model import MolGAN
+
+    seen = {}
+    monkeypatch.setattr(MolGAN, "train", lambda config, out, **kw: seen.setdefault("c", config))
+    assert main(["train", "--data", str(DRUGLIKE), "--out", str(tmp_path / "r")]) == 0
+    recipe = load_config(cli.OWN_DATA_CONFIG)
+    assert seen["c"].model == recipe.model and seen["c"].autoencoder == recipe.autoencoder
+    assert seen["c"].data.path == str(DRUGLIKE) and seen["c"].data.vocabulary == "data"
+
+
+def test_data_stats_counts_what_the_transforms_changed(tmp_path, capsys):
+    own = tmp_path / "own.smi"
+    own.write_text("CCO\nC[C@H](N)O\nC/C=C/C\nCCN.Cl\nC1CC\n")
+    report = tmp_path / "r.json"
+    argv = ["data", "stats", str(own), "--vocab", "data", "--largest-fragment"]
+    assert main([*argv, "--json", str(report)]) == 0
+    stats = json.loads(report.read_text())
+    assert stats["changed"] == {"strip_stereo": 2, "largest_fragment": 1}
+    assert (stats["rows"], stats["round_trip_ok"]) == (5, 4)
+    assert "4 of 5 rows usable" in capsys.readouterr().out
+    assert main(["data", "stats", str(own), "--vocab", "data", "--no-strip-stereo"]) == 0
+    out = capsys.readouterr().out
+    assert "round_trip_mismatch: 2" in out and "multi_fragment: 1" in out

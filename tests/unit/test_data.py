@@ -11,6 +11,7 @@ from molgan.data import (
     MoleculeDataset,
     data_stats,
     data_to_graph,
+    derive_vocabulary,
     featurize,
     graph_to_data,
     graphs_to_batch,
@@ -131,3 +132,17 @@ def test_decoded_dataset_graphs_match_its_smiles(tmp_path, tiny_smiles, vocab):
     source.write_text("\n".join(tiny_smiles) + "\n")
     dataset = MoleculeDataset(source, progress=False)
     assert [mol_to_smiles(m) for m in graphs_to_mols(dataset.graphs, vocab)] == dataset.smiles
+
+
+def test_dataset_limit_featurises_only_the_first_rows(tmp_path, tiny_smiles):
+    source = tmp_path / "mols.smi"
+    source.write_text("\n".join(tiny_smiles) + "\n")
+    head = MoleculeDataset(source, progress=False, limit=5)
+    assert head.smiles == MoleculeDataset(source, progress=False).smiles[:5]
+    assert head.rows.tolist() == [0, 1, 2, 3, 4]
+    assert len(list((tmp_path / "processed").iterdir())) == 2  # the limit is in the cache key
+
+
+def test_parallel_vocabulary_equals_serial(tiny_smiles):
+    many = tiny_smiles * 300  # 6,000 rows: a worker pool
+    assert derive_vocabulary(many, n_jobs=2) == derive_vocabulary(many, n_jobs=1)

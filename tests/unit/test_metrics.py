@@ -10,7 +10,7 @@ import torch
 from rdkit import Chem, DataStructs
 from rdkit.Chem import Descriptors, rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
-from scipy.stats import entropy, gaussian_kde
+from scipy.stats import entropy, gaussian_kde, wasserstein_distance
 
 from molgan.metrics import (
     KL_DESCRIPTORS,
@@ -74,6 +74,11 @@ KEYS = {
     "w1_qed",
     "w1_sa",
     "w1_logp",
+    "w1_weight",
+    "weight_mean",
+    "filters",
+    "unique@1k",
+    "unique@10k",
     "kl_score",
 }
 
@@ -274,8 +279,41 @@ def test_outputs_are_python_numbers_and_finite(tmp_path):
     metrics = run(SAMPLES + DRUGS, train=TRAIN, reference=DRUGS[::-1] + ["CCO"], cache_dir=tmp_path)
     assert KEYS <= metrics.keys()
     for key, value in metrics.items():
+        if key.startswith("unique@"):  # fewer valid samples than 1,000: not measurable
+            assert value is None, key
+            continue
         assert type(value) is (int if key.startswith("n_") else float), key
         assert math.isfinite(value), key
+
+
+def test_unique_at_k_counts_the_first_k_valid_samples(qm9, tmp_path):
+    distinct = qm9[:1500]
+    # 500 invalid samples first, then 1,000 valid with 100 repeats, then 1,000 distinct.
+    generated = [""] * 500 + distinct[:900] + distinct[:100] + distinct[500:1500]
+    metrics = run(generated, cache_dir=tmp_path)
+    assert metrics["unique@1k"] == pytest.approx(0.9)
+    assert metrics["unique@10k"] is None  # only 2,000 valid samples
+    assert metrics["uniqueness"] == pytest.approx(len(set(generated) - {""}) / 2000)
+
+
+def test_moses_filters_weight_duplicates(tmp_path):
+    # paracetamol passes; an epoxide (MCF5) and a charged amine fail; the duplicate counts twice.
+    metrics = run(["CC(=O)Nc1ccc(O)cc1"] * 2 + ["CC1CO1", "CC[NH3+]", "C1CC"], cache_dir=tmp_path)
+    assert metrics["filters"] == pytest.approx(2 / 4)
+
+
+def test_weight_and_scaffold_reference_metrics(tmp_path):
+    weights = [Descriptors.MolWt(Chem.MolFromSmiles(s)) for s in DRUGS[:6]]
+    metrics = run(DRUGS[:6], reference=DRUGS[6:], scaffold_reference=DRUGS[:6], cache_dir=tmp_path)
+    assert metrics["weight_mean"] == pytest.approx(np.mean(weights))
+    ref_weights = [Descriptors.MolWt(Chem.MolFromSmiles(s)) for s in DRUGS[6:]]
+    assert metrics["w1_weight"] == pytest.approx(wasserstein_distance(weights, ref_weights))
+    # against itself as TestSF: every molecule is its own nearest neighbour, same fragments
+    assert metrics["snn_testsf"] == pytest.approx(1.0)
+    assert metrics["frag_testsf"] == pytest.approx(1.0)
+    assert metrics["snn"] < 1.0
+    plain = run(DRUGS[:6], reference=DRUGS[6:], cache_dir=tmp_path)
+    assert not any(key.endswith("_testsf") for key in plain)
 
 
 def test_cache_is_written_and_reused(tmp_path):
