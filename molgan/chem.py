@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from rdkit import Chem, RDLogger
 
 __all__ = [
+    "MAX_SMILES_LENGTH",
     "InvalidSmilesError",
+    "parse_smiles",
     "smiles_to_mol",
     "mol_to_smiles",
     "canonical_smiles",
@@ -24,11 +26,37 @@ __all__ = [
 ]
 
 
+MAX_SMILES_LENGTH = 2048
+"""The longest SMILES string molgan hands to RDKit. Drug-like molecules need under 200 characters;
+RDKit parses some strings super-linearly (30,000 aromatic ``c`` take about 100 s), so a longer
+entry is treated as invalid (``evaluate``) or skipped as ``too_long`` (``featurize``) without
+parsing it, and a stray megabyte line cannot hang the tool."""
+
+
+def parse_smiles(smiles: str) -> Chem.Mol | None:
+    """RDKit's sanitised molecule, or ``None`` for an empty, over-long or rejected string.
+
+    Every SMILES molgan reads from a file goes through here (or :func:`smiles_to_mol`).
+
+    Examples:
+        >>> parse_smiles("OCC").GetNumAtoms(), parse_smiles("C1CC"), parse_smiles("C" * 5000)
+        (3, None, None)
+    """
+    if not smiles or len(smiles) > MAX_SMILES_LENGTH:
+        return None
+    mol = Chem.MolFromSmiles(smiles)
+    return None if mol is None or mol.GetNumAtoms() == 0 else mol
+
+
 class InvalidSmilesError(ValueError):
     """RDKit could not parse or sanitise a SMILES string."""
 
     def __init__(self, smiles: str) -> None:
-        super().__init__(f"RDKit cannot parse SMILES {smiles!r}")
+        if len(smiles) > MAX_SMILES_LENGTH:
+            message = f"SMILES of {len(smiles)} characters, over the limit of {MAX_SMILES_LENGTH}"
+        else:
+            message = f"RDKit cannot parse SMILES {smiles!r}"
+        super().__init__(message)
         self.smiles = smiles
 
 
@@ -42,8 +70,8 @@ def smiles_to_mol(smiles: str) -> Chem.Mol:
         >>> smiles_to_mol("c1ccoc1").GetNumAtoms()
         5
     """
-    mol = Chem.MolFromSmiles(smiles) if smiles and smiles.strip() else None
-    if mol is None or mol.GetNumAtoms() == 0:
+    mol = parse_smiles(smiles.strip()) if smiles else None
+    if mol is None:
         raise InvalidSmilesError(smiles)
     return mol
 
@@ -65,8 +93,8 @@ def canonical_smiles(smiles: str) -> str | None:
         >>> canonical_smiles("C(C)O"), canonical_smiles("C1CC")
         ('CCO', None)
     """
-    mol = Chem.MolFromSmiles(smiles) if smiles else None
-    return None if mol is None or mol.GetNumAtoms() == 0 else Chem.MolToSmiles(mol)
+    mol = parse_smiles(smiles)
+    return None if mol is None else Chem.MolToSmiles(mol)
 
 
 def strict_smiles(mol: Chem.Mol | None) -> str | None:

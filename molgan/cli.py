@@ -173,6 +173,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "and thresholds on a raw "
         "property (qed, sa, logp, np, mol_weight), e.g. 'lipinski,qed>=0.6,sa<=4' (quote it)",
     )
+    filters.add_argument(
+        "--dedupe", action="store_true", help="write each passing molecule once (first position)"
+    )
     filters.add_argument("--sdf", type=Path, default=None, help="also write the kept molecules")
     filters.add_argument("--json", type=Path, default=None, help="also write the counts here")
     filters.set_defaults(handler=_filter)
@@ -226,10 +229,18 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from molgan.data import QM9_PATH, QM9_SPLITS
-    from molgan.io import read_smiles
+    from molgan.io import InputFileError, read_sample_record, read_smiles, sample_record_path
     from molgan.metrics import evaluate
 
-    generated = read_smiles(args.generated)
+    record = read_sample_record(args.generated)
+    # molgan sample writes an empty file when no sample is valid; its record says so.
+    empty = record is not None and record["n_written"] == 0
+    generated = [] if empty else read_smiles(args.generated)
+    if record is not None and record["n_written"] != len(generated):
+        raise InputFileError(
+            f"{args.generated}: {len(generated)} lines, but {sample_record_path(args.generated)} "
+            f"says molgan sample wrote {record['n_written']}; the file changed since"
+        )
     train = read_smiles(args.train or QM9_PATH)
     reference = read_smiles(args.test or QM9_SPLITS["test"])
     scaffold_reference = read_smiles(args.test_sf) if args.test_sf else None
@@ -240,6 +251,19 @@ def _evaluate(args: argparse.Namespace) -> int:
         scaffold_reference=scaffold_reference,
         n_jobs=args.jobs,
     )
+    if record is not None and not record["keep_invalid"]:
+        # The file holds the valid samples only; its record has the true denominator.
+        metrics["n_samples"] = record["n_requested"]
+        metrics["validity"] = metrics["n_valid"] / max(record["n_requested"], 1)
+        print(f"validity over the {record['n_requested']} samples drawn (from its sample record)")
+    elif record is None and metrics["n_samples"] and metrics["n_valid"] == metrics["n_samples"]:
+        print(
+            f"WARNING: every line of {args.generated} is valid and it has no sample record "
+            f"({sample_record_path(args.generated).name}), so validity cannot be measured: if "
+            "invalid samples were left out, 1.0 means nothing. Write samples with molgan sample "
+            "(which records them), or keep invalid ones as empty lines (--keep-invalid).",
+            file=sys.stderr,
+        )
     print(_format_metrics(metrics, title=f"molgan evaluate {args.generated}"))
     if args.json:
         _write_json(args.json, metrics)
@@ -302,10 +326,12 @@ def _filter(args: argparse.Namespace) -> int:
     report = filter_smiles(read_smiles(args.input), names, progress=True)
     counts = report.counts()
     print(_format_metrics(counts, title=f"molgan filter {args.input}"))
-    write_smiles(args.out, report.kept)
-    print(f"wrote {counts['n_passed']} molecules to {args.out}")
+    kept = report.kept_unique if args.dedupe else report.kept
+    write_smiles(args.out, kept)
+    repeats = f", {len(report.kept) - len(kept)} repeats left out" if args.dedupe else ""
+    print(f"wrote {len(kept)} molecules to {args.out}{repeats}")
     if args.sdf:
-        write_sdf(args.sdf, report.kept)
+        write_sdf(args.sdf, kept)
         print(f"wrote {args.sdf}")
     if args.json:
         _write_json(args.json, counts)

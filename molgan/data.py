@@ -25,7 +25,7 @@ from rdkit import Chem
 from torch_geometric.data import Batch, Data, InMemoryDataset
 from tqdm import tqdm
 
-from molgan.chem import quiet_rdkit
+from molgan.chem import MAX_SMILES_LENGTH, parse_smiles, quiet_rdkit
 from molgan.graph import EncodingError, MolGraph, decode_arrays, mol_to_graph
 from molgan.io import InputFileError, atomic_file, atomic_write_text, read_smiles
 from molgan.order import check_atom_order, reorder_atoms
@@ -62,6 +62,7 @@ SPLIT_FRACTIONS = {"train": 0.8, "valid": 0.1, "test": 0.1}
 SPLIT_SEED = 0
 _CACHE_FORMAT = 2
 _EXAMPLES_PER_REASON = 5
+_EXAMPLE_WIDTH = 80  # characters of an example row in a skip report
 _CHUNK = 2048  # SMILES per worker task
 _MIN_POOL_ROWS = 4096  # below this, one process does the work
 
@@ -107,7 +108,8 @@ def featurize(
 
     A row is kept when RDKit parses it, it is a single fragment (after ``transforms``),
     ``mol_to_graph`` can encode it in ``vocab``, and decoding the graph gives back the same
-    canonical SMILES. Otherwise it is counted under one reason: ``empty``, ``unparsable``,
+    canonical SMILES. Otherwise it is counted under one reason: ``empty``, ``too_long`` (over
+    :data:`molgan.chem.MAX_SMILES_LENGTH` characters, never parsed), ``unparsable``,
     ``multi_fragment``, ``too_many_atoms``, ``unknown_atom``, ``unknown_bond`` or
     ``round_trip_mismatch``. The dense tensors are filled in place as workers finish, so memory
     holds one ``int8`` copy of them (756 bytes per molecule at ``N = 27``) plus the SMILES.
@@ -159,7 +161,7 @@ def data_stats(
     vocab = vocab or derive_vocabulary(smiles, max_atoms, transforms=transforms)
     feats = featurize(smiles, vocab, transforms=transforms)
     first_line = 2 if path.name.lower().endswith((".csv", ".csv.gz")) else 1
-    not_parsed = sum(feats.skipped.get(r, 0) for r in ("empty", "unparsable"))
+    not_parsed = sum(feats.skipped.get(r, 0) for r in ("empty", "too_long", "unparsable"))
     parsed = feats.n_rows - not_parsed
     encodable = feats.n_kept + feats.skipped.get("round_trip_mismatch", 0)
     return {
@@ -457,8 +459,8 @@ def _atom_types_chunk(task: tuple[tuple[str, ...], list[str]]) -> tuple[set[Atom
     largest = 0
     with quiet_rdkit():
         for text in smiles:
-            mol = Chem.MolFromSmiles(text) if text else None
-            if mol is None or mol.GetNumAtoms() == 0:
+            mol = parse_smiles(text)
+            if mol is None:
                 continue
             mol = standardize(mol, transforms)[0]
             if len(Chem.GetMolFrags(mol)) > 1:
@@ -508,8 +510,10 @@ def _encode_one(
 ) -> tuple[str, MolGraph | None, str, tuple[str, ...]]:
     if not text:
         return "empty", None, "", ()
-    mol = Chem.MolFromSmiles(text)
-    if mol is None or mol.GetNumAtoms() == 0:
+    if len(text) > MAX_SMILES_LENGTH:
+        return "too_long", None, "", ()
+    mol = parse_smiles(text)
+    if mol is None:
         return "unparsable", None, "", ()
     mol, changed = standardize(mol, transforms)
     canon = Chem.MolToSmiles(mol)
@@ -519,6 +523,11 @@ def _encode_one(
         return "", mol_to_graph(reorder_atoms(mol, atom_order), vocab), canon, changed
     except EncodingError as err:
         return err.reason, None, canon, changed
+
+
+def _shorten(text: str, width: int = _EXAMPLE_WIDTH) -> str:
+    """``text`` cut to ``width`` characters for a report (the cut ones end in an ellipsis)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class _Merger:
@@ -556,16 +565,20 @@ class _Merger:
                 self.skipped[reason] = self.skipped.get(reason, 0) + 1
                 shown = self.examples.setdefault(reason, [])
                 if len(shown) < _EXAMPLES_PER_REASON:
-                    shown.append((self.row, self.smiles[self.row]))
+                    shown.append((self.row, _shorten(self.smiles[self.row])))
             else:
                 self.kept.append(can)
                 self.rows.append(self.row)
             self.row += 1
 
     def result(self) -> Featurized:
-        """The merged rows; the tensors are views of the first ``n_kept`` preallocated rows."""
+        """The merged rows, in the preallocated arrays shrunk in place to ``n_kept`` rows."""
         k = len(self.kept)
-        graphs = MolGraph(torch.from_numpy(self.atoms[:k]), torch.from_numpy(self.bonds[:k]))
+        # No views of the arrays exist yet, so they can shrink without a copy (a view would make
+        # torch.save write the whole preallocated storage).
+        self.atoms.resize((k, *self.atoms.shape[1:]), refcheck=False)
+        self.bonds.resize((k, *self.bonds.shape[1:]), refcheck=False)
+        graphs = MolGraph(torch.from_numpy(self.atoms), torch.from_numpy(self.bonds))
         rows = torch.tensor(self.rows, dtype=torch.long)
         return Featurized(
             graphs, self.kept, rows, self.row, self.skipped, self.examples, self.changed

@@ -27,7 +27,7 @@ from rdkit.Chem import Crippen, Descriptors, Lipinski
 from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 from tqdm import tqdm
 
-from molgan.chem import quiet_rdkit, strict_smiles
+from molgan.chem import parse_smiles, quiet_rdkit, strict_smiles
 from molgan.rewards import PROPERTIES
 
 __all__ = [
@@ -198,8 +198,23 @@ class FilterReport:
 
     @property
     def kept(self) -> list[str]:
-        """The canonical SMILES that pass every filter, in input order."""
+        """The canonical SMILES that pass every filter, in input order (repeats kept)."""
         return [s for s, ok in zip(self.smiles, self.passed_all, strict=True) if ok]
+
+    @property
+    def kept_unique(self) -> list[str]:
+        """:attr:`kept` without repeats: each molecule once, at its first position."""
+        return list(dict.fromkeys(self.kept))
+
+    @property
+    def n_duplicates(self) -> int:
+        """Valid inputs that repeat an earlier valid input (the same canonical SMILES)."""
+        valid = [s for s in self.smiles if s is not None]
+        return len(valid) - len(set(valid))
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{k}={v}" for k, v in self.counts().items())
+        return f"FilterReport(filters={list(self.filters)}, {counts})"
 
     def counts(self) -> dict[str, int]:
         """Molecules in, valid, rejected by each filter (of the valid ones), passing all."""
@@ -211,6 +226,7 @@ class FilterReport:
         return {
             "n_input": len(self.smiles),
             "n_valid": int(valid.sum()),
+            "n_duplicates": self.n_duplicates,
             **rejected,
             "n_passed": int(self.passed_all.sum()),
         }
@@ -235,8 +251,8 @@ def filter_smiles(
 
     Examples:
         >>> report = filter_smiles(["CCO", "CC=O", "", "C1CC"], ["brenk"])
-        >>> report.kept, report.counts()
-        (['CCO'], {'n_input': 4, 'n_valid': 2, 'rejected_brenk': 1, 'n_passed': 1})
+        >>> report.kept, report.counts()["rejected_brenk"]
+        (['CCO'], 1)
     """
     unknown = [name for name in filters if name not in FILTERS and not _COMPARISON.search(name)]
     if unknown:
@@ -249,7 +265,7 @@ def filter_smiles(
     passed = np.zeros((len(smiles), len(checks)), dtype=bool)
     with quiet_rdkit():
         for i, text in enumerate(tqdm(smiles, desc="filtering", disable=not progress)):
-            mol = Chem.MolFromSmiles(text) if text else None
+            mol = parse_smiles(text)
             canonical.append(strict_smiles(mol))
             if canonical[-1] is not None:
                 passed[i] = [check(mol) for check in checks]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -26,6 +27,9 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_bytes",
     "atomic_file",
+    "sample_record_path",
+    "write_sample_record",
+    "read_sample_record",
 ]
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
@@ -73,6 +77,41 @@ def write_smiles(path: str | os.PathLike, smiles: Iterable[str]) -> None:
         ['CCO', '', 'C#N']
     """
     atomic_write_text(path, "".join(f"{s}\n" for s in smiles))
+
+
+def sample_record_path(path: str | os.PathLike) -> Path:
+    """Where ``molgan sample`` records the denominators of the samples file ``path``.
+
+    Examples:
+        >>> sample_record_path("runs/s.smi").as_posix()
+        'runs/s.smi.json'
+    """
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def write_sample_record(path: str | os.PathLike, record: dict) -> None:
+    """Write the sample record of the samples file ``path`` (JSON beside it), atomically."""
+    atomic_write_text(sample_record_path(path), json.dumps(record, indent=2) + "\n")
+
+
+def read_sample_record(path: str | os.PathLike) -> dict | None:
+    """The sample record of ``path`` written by :func:`write_sample_record`, ``None`` if absent.
+
+    Raises:
+        InputFileError: If the record exists but is not a molgan sample record.
+    """
+    record_path = sample_record_path(path)
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputFileError(f"{record_path}: unreadable sample record ({err})") from None
+    keys = {"n_requested", "n_valid", "n_written", "keep_invalid"}
+    if not isinstance(record, dict) or not keys <= record.keys():
+        raise InputFileError(f"{record_path}: not a molgan sample record (needs {sorted(keys)})")
+    return record
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

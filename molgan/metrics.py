@@ -37,7 +37,7 @@ from rdkit.Contrib.SA_Score import sascorer
 from scipy.stats import entropy, gaussian_kde, wasserstein_distance
 from tqdm import tqdm
 
-from molgan.chem import canonical_smiles, quiet_rdkit, strict_smiles
+from molgan.chem import canonical_smiles, parse_smiles, quiet_rdkit, strict_smiles
 from molgan.filters import passes_moses
 
 __all__ = [
@@ -465,7 +465,7 @@ def _reference_metrics(
 
 def _strict_canonical(samples: Sequence[str]) -> list[str | None]:
     with quiet_rdkit():
-        return [strict_smiles(Chem.MolFromSmiles(s)) if s else None for s in samples]
+        return [strict_smiles(parse_smiles(s)) for s in samples]
 
 
 def _filter_chunk(smiles: list[str]) -> list[bool]:
@@ -482,7 +482,7 @@ def _describe_chunk(samples: list[str]) -> list[_Record | None]:
 
 def _describe(sample: str) -> _Record | None:
     """All per-molecule quantities of one sample, or ``None`` if it is not strictly valid."""
-    mol = Chem.MolFromSmiles(sample) if sample else None
+    mol = parse_smiles(sample)
     smiles = strict_smiles(mol)
     if smiles is None:
         return None

@@ -20,7 +20,7 @@ from molgan.chem import quiet_rdkit, strict_smiles
 from molgan.config import Config
 from molgan.data import MoleculeDataset, derive_vocabulary, graphs_to_batch
 from molgan.graph import MolGraph, graphs_to_mols
-from molgan.io import atomic_file, read_smiles
+from molgan.io import atomic_file, read_smiles, write_sample_record
 from molgan.models import GraphGenerator, build_generator
 from molgan.sampling import generate_graphs
 from molgan.training import Trainer, resolve_device
@@ -139,6 +139,11 @@ class MolGAN:
         Files are written under temporary names and renamed when complete, so an interrupted
         run never leaves a truncated file behind. Memory stays bounded by ``batch_size``.
 
+        Beside ``path`` goes its sample record (``<path>.json``, see
+        :func:`molgan.io.sample_record_path`): samples requested, valid and written, and whether
+        invalid ones were kept, so that ``molgan evaluate`` measures validity over every sample
+        drawn, not over the lines kept.
+
         Returns:
             ``{"valid": ..., "written": ...}`` line counts.
         """
@@ -154,6 +159,15 @@ class MolGAN:
                     writer.write(mol)
             if writer is not None:
                 writer.close()
+        record = {
+            "format": "molgan.samples/1",
+            "n_requested": n,
+            "n_valid": counts["valid"],
+            "n_written": counts["written"],
+            "keep_invalid": keep_invalid,
+            "seed": seed,
+        }
+        write_sample_record(path, record)
         return counts
 
     def _decoded(

@@ -25,7 +25,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import QED, Crippen, Descriptors
 
-from molgan.chem import quiet_rdkit, strict_smiles
+from molgan.chem import parse_smiles, quiet_rdkit, strict_smiles
 
 __all__ = [
     "MoleculeReward",
@@ -342,7 +342,7 @@ def mean_rewards(
     if unknown:
         raise KeyError(f"unknown molecule reward(s) {unknown}; valid names: {', '.join(REWARDS)}")
     with quiet_rdkit():
-        canonical = [strict_smiles(Chem.MolFromSmiles(s)) if s else None for s in smiles]
+        canonical = [strict_smiles(parse_smiles(s)) for s in smiles]
     valid = [s for s in canonical if s is not None]
     result: dict[str, float | int | None] = {"n_samples": len(smiles), "n_valid": len(valid)}
     with RewardScorer(Objective(tuple(names)), n_jobs=n_jobs) as scorer:
@@ -369,7 +369,7 @@ def molecule_properties(
     if unknown:
         raise KeyError(f"unknown propert(ies) {unknown}; valid names: {', '.join(PROPERTIES)}")
     with quiet_rdkit():
-        mols = [Chem.MolFromSmiles(s) if s else None for s in smiles]
+        mols = [parse_smiles(s) for s in smiles]
         pairs = [(strict_smiles(m), m) for m in mols]
     valid = [(s, m) for s, m in pairs if s is not None]
     table = {"smiles": np.array([s for s, _ in valid], dtype=object)}
@@ -394,7 +394,7 @@ def _score_in_worker(smiles: str) -> tuple[float, ...]:
 def _score_smiles(smiles: str, terms: list[MoleculeReward]) -> tuple[float, ...]:
     """Every molecule term of one SMILES, each clipped to [0, 1]; all 0 if it does not parse."""
     with quiet_rdkit():
-        mol = Chem.MolFromSmiles(smiles)
+        mol = parse_smiles(smiles)
     if mol is None:
         return (0.0,) * len(terms)
     return tuple(min(max(float(term(mol)), 0.0), 1.0) for term in terms)

@@ -290,3 +290,60 @@ def test_data_stats_counts_what_the_transforms_changed(tmp_path, capsys):
     assert main(["data", "stats", str(own), "--vocab", "data", "--no-strip-stereo"]) == 0
     out = capsys.readouterr().out
     assert "round_trip_mismatch: 2" in out and "multi_fragment: 1" in out
+
+
+def test_a_megabyte_line_is_rejected_by_length_not_parsed(tmp_path, capsys):
+    # RDKit would take hours on this line; it is never handed to RDKit.
+    hostile = tmp_path / "hostile.smi"
+    hostile.write_text("CCO\n" + "c" * 2**20 + "\nCCN\n")
+    out = tmp_path / "m.json"
+    argv = ["evaluate", str(hostile), "--train", str(TINY), "--test", str(TINY)]
+    assert main([*argv, "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert (metrics["n_samples"], metrics["n_valid"]) == (3, 2)
+    report = tmp_path / "stats.json"
+    assert main(["data", "stats", str(hostile), "--json", str(report)]) == 0
+    skipped = json.loads(report.read_text())["skipped"]
+    assert skipped["too_long"]["count"] == 1
+    assert skipped["too_long"]["examples"] == [{"line": 2, "smiles": "c" * 79 + "…"}]
+
+
+def test_evaluate_measures_validity_over_every_sample_drawn(tmp_path, capsys):
+    samples = tmp_path / "s.smi"
+    assert main(["sample", "--checkpoint", "qm9-molgan", "-n", "50", "-o", str(samples)]) == 0
+    record = json.loads((tmp_path / "s.smi.json").read_text())
+    assert record["n_requested"] == 50 and not record["keep_invalid"]
+    assert record["n_written"] == record["n_valid"] == len(samples.read_text().splitlines())
+    out = tmp_path / "m.json"
+    argv = ["evaluate", str(samples), "--train", str(TINY), "--test", str(TINY), "--json", str(out)]
+    assert main(argv) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["n_samples"] == 50
+    assert metrics["validity"] == pytest.approx(record["n_valid"] / 50)
+    # Without its record, an all-valid file gets a loud warning instead of a silent 1.0.
+    (tmp_path / "s.smi.json").unlink()
+    valid_only = tmp_path / "valid.smi"
+    valid_only.write_text("CCO\nCCN\n")
+    capsys.readouterr()
+    assert main(["evaluate", str(valid_only), "--train", str(TINY), "--test", str(TINY)]) == 0
+    assert "validity cannot be measured" in capsys.readouterr().err
+    # A record that disagrees with its file is an error, not a wrong number.
+    (tmp_path / "valid.smi.json").write_text(
+        '{"n_requested": 9, "n_valid": 3, "n_written": 3, "keep_invalid": false}'
+    )
+    assert main(["evaluate", str(valid_only), "--train", str(TINY), "--test", str(TINY)]) == 1
+    assert "the file changed since" in capsys.readouterr().err
+
+
+def test_evaluate_of_a_sample_file_with_no_valid_molecule(tmp_path):
+    run = tmp_path / "run"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[data]\npath = "{TINY}"\n[train]\nsteps = 1\neval_every = 1\n')
+    assert main(["train", "--config", str(config), "--out", str(run)]) == 0
+    samples, out = tmp_path / "s.smi", tmp_path / "m.json"
+    assert main(["sample", "--checkpoint", str(run), "-n", "30", "-o", str(samples)]) == 0
+    n_valid = json.loads((tmp_path / "s.smi.json").read_text())["n_valid"]
+    argv = ["evaluate", str(samples), "--train", str(TINY), "--test", str(TINY), "--json", str(out)]
+    assert main(argv) == 0
+    metrics = json.loads(out.read_text())
+    assert (metrics["n_samples"], metrics["n_valid"]) == (30, n_valid)

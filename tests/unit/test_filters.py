@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 from rdkit import Chem
 
@@ -6,6 +8,7 @@ from molgan.filters import (
     lipinski_violations,
     passes_brenk,
     passes_lipinski,
+    passes_moses,
     passes_pains,
     threshold_filter,
 )
@@ -44,6 +47,7 @@ def test_filter_report_counts_and_keeps_in_order():
     assert report.counts() == {
         "n_input": 6,
         "n_valid": 4,
+        "n_duplicates": 0,
         "rejected_lipinski": 0,
         "rejected_pains": 1,
         "rejected_brenk": 2,
@@ -82,7 +86,41 @@ def test_threshold_filters_count_like_named_ones():
     assert report.counts() == {
         "n_input": 4,
         "n_valid": 3,
+        "n_duplicates": 0,
         "rejected_pains": 0,
         "rejected_qed>=0.5": 2,
         "n_passed": 1,
     }
+
+
+def test_duplicates_are_counted_and_can_be_dropped():
+    report = filter_smiles(["OCC", "CCO", "CC=O", "CCN", "C(C)O", ""], ["pains"])
+    assert report.n_duplicates == 2 and report.counts()["n_duplicates"] == 2
+    assert report.kept == ["CCO", "CCO", "CC=O", "CCN", "CCO"]
+    assert report.kept_unique == ["CCO", "CC=O", "CCN"]
+
+
+def test_a_report_prints_as_a_summary_not_its_molecules():
+    report = filter_smiles(["CCO"] * 5000, ["pains"])
+    text = repr(report)
+    assert len(text) < 200 and "n_passed=5000" in text and "n_duplicates=4999" in text
+
+
+@pytest.mark.parametrize(
+    "smiles, passes",
+    [
+        ("CC(=O)Nc1ccc(O)cc1", True),  # paracetamol
+        ("CC1CO1", False),  # epoxide: MCF5
+        ("CC[NH3+]", False),  # charged
+        ("CCI", False),  # iodine is outside MOSES's elements
+        ("C1CCCCCCC1", False),  # an 8-membered ring
+        ("O=C1C=CC(=O)C=C1", False),  # quinone: PAINS
+    ],
+)
+def test_moses_filter(smiles, passes):
+    assert passes_moses(mol(smiles)) is passes
+
+
+def test_moses_filter_passes_the_moses_data():
+    rows = (Path(__file__).resolve().parents[1] / "data" / "druglike.smi").read_text().split()
+    assert all(passes_moses(mol(s)) for s in rows[:200])
