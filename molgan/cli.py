@@ -273,6 +273,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from molgan.config import Config, load_config
     from molgan.model import MolGAN
+    from molgan.training import NonFiniteLossError
 
     if args.config:
         config = load_config(args.config)
@@ -283,7 +284,11 @@ def _train(args: argparse.Namespace) -> int:
         config = config.replace(data=data)
     if args.steps is not None:
         config = config.replace(train={"steps": args.steps})
-    MolGAN.train(config, args.out, device=args.device, resume=args.resume)
+    try:
+        MolGAN.train(config, args.out, device=args.device, resume=args.resume)
+    except NonFiniteLossError as err:
+        print(f"molgan: training stopped: {err}", file=sys.stderr)
+        return 1
     print(f"checkpoint: {args.out / 'checkpoint'}  log: {args.out / 'log.csv'}")
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import logging
 import math
 import os
@@ -223,6 +224,7 @@ class Trainer:
                         self._keep_if_best(row)  # after recording, so best/ holds its own row
                     bar.set_postfix({k: _short(v) for k, v in row.items() if k != "step"})
                 if self.out_dir is not None and (self.step % cfg.checkpoint_every == 0 or last):
+                    self._check_finite()  # a diverged state never replaces the last good one
                     self.save(self.out_dir / "checkpoint")
         finally:
             bar.close()
@@ -383,13 +385,27 @@ class Trainer:
         bad = ~torch.isfinite(loss) & (self._first_bad_step < 0)
         self._first_bad_step.copy_(torch.where(bad, self.step + 1, self._first_bad_step))
 
-    def _log_row(self) -> dict[str, Any]:
+    def _check_finite(self) -> None:
+        """Raise :class:`NonFiniteLossError` if a loss went NaN or infinite since the last check."""
         first_bad = int(self._first_bad_step)
-        if first_bad >= 0:
-            raise NonFiniteLossError(
-                f"a loss became NaN or infinite at step {first_bad}; lower the learning rates, "
-                "or raise gp_weight / entropy_weight, and resume from the last checkpoint"
-            )
+        if first_bad < 0:
+            return
+        advice = (
+            f"a loss became NaN or infinite at step {first_bad}; lower the learning rates "
+            "([train] lr_generator and lr_discriminator, [autoencoder] lr) or raise [train] "
+            "gp_weight"
+        )
+        saved = self.out_dir / "checkpoint" if self.out_dir is not None else None
+        if saved is not None and (saved / "state.json").is_file():
+            step = json.loads((saved / "state.json").read_text()).get("step", "?")
+            advice += f"; the last good checkpoint (step {step}) is {saved}: start from it with "
+            advice += "[train] init_from, or --resume it"
+        else:
+            advice += "; no checkpoint was written before it, so start again"
+        raise NonFiniteLossError(advice)
+
+    def _log_row(self) -> dict[str, Any]:
+        self._check_finite()
         row: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 3)}
         for name in self.module.losses:  # a loss with no update since the last row is left out
             if self._loss_counts.get(name):

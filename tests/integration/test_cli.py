@@ -347,3 +347,34 @@ def test_evaluate_of_a_sample_file_with_no_valid_molecule(tmp_path):
     assert main(argv) == 0
     metrics = json.loads(out.read_text())
     assert (metrics["n_samples"], metrics["n_valid"]) == (30, n_valid)
+
+
+@pytest.mark.parametrize("first_bad, saved", [(6, 4), (0, None)])
+def test_a_diverging_run_stops_in_one_line_and_keeps_the_last_good_checkpoint(
+    tmp_path, monkeypatch, capsys, first_bad, saved
+):
+    from molgan.training import MolGANFamily
+
+    real_step = MolGANFamily.train_step
+
+    def diverging(self, step):
+        losses = real_step(self, step)
+        return {k: v * float("nan") for k, v in losses.items()} if step >= first_bad else losses
+
+    monkeypatch.setattr(MolGANFamily, "train_step", diverging)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\npath = "{TINY}"\n[train]\nsteps = 12\nlog_every = 4\ncheckpoint_every = 4\n'
+        "eval_every = 12\neval_samples = 8\n"
+    )
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(run)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("molgan: training stopped:")
+    assert f"NaN or infinite at step {first_bad + 1}" in err
+    if saved is None:
+        assert "no checkpoint was written" in err and "resume" not in err
+        assert not (run / "checkpoint").exists()
+    else:
+        assert f"last good checkpoint (step {saved})" in err and "--resume" in err
+        assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == saved
