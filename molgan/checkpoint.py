@@ -119,11 +119,19 @@ def load_checkpoint(
     path = Path(path)
     if (path / "checkpoint" / "state.json").is_file():
         path = path / "checkpoint"
+    if path.is_file():
+        raise CheckpointError(
+            f"{path}: is a file; a molgan checkpoint is a folder of safetensors and JSON files "
+            "(written by molgan train or export), and molgan never unpickles .pt or .pkl files"
+        )
     if not path.is_dir():
         raise CheckpointError(f"{path}: no such checkpoint directory")
+    for name in ("state.json", "config.json", "vocab.json", "model.safetensors"):
+        if not (path / name).is_file():
+            raise CheckpointError(f"{path}: missing {name}")
     try:
         state = json.loads((path / "state.json").read_text())
-        if state.get("format") != _FORMAT:
+        if not isinstance(state, dict) or state.get("format") != _FORMAT:
             raise CheckpointError(f"{path}: state.json is not a molgan checkpoint")
         config = config_from_dict(json.loads((path / "config.json").read_text()))
         vocab = Vocabulary.from_dict(json.loads((path / "vocab.json").read_text()))
@@ -132,17 +140,55 @@ def load_checkpoint(
         optim_flat = load_file(str(optim_file)) if optim_file.is_file() else {}
     except CheckpointError:
         raise
-    except FileNotFoundError as err:
-        raise CheckpointError(f"{path}: missing {Path(err.filename).name}") from None
     except (OSError, ValueError, KeyError, SafetensorError) as err:
         raise CheckpointError(f"{path}: unreadable checkpoint ({err})") from None
     weights: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in flat.items():
-        module, name = key.split(".", 1)
+        module, _, name = key.partition(".")
         weights.setdefault(module, {})[name] = tensor
-    rng = {k[4:]: v for k, v in optim_flat.items() if k.startswith("rng.")}
-    optimizers = _unflatten_optimizers(optim_flat, state.get("optimizers", {}))
-    return Checkpoint(config, vocab, weights, int(state["step"]), optimizers, rng, state["extra"])
+    _check_generator(path, config, vocab, weights)
+    try:
+        rng = {k[4:]: v for k, v in optim_flat.items() if k.startswith("rng.")}
+        optimizers = _unflatten_optimizers(optim_flat, state.get("optimizers", {}))
+        step, extra = int(state["step"]), state["extra"]
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise CheckpointError(f"{path}: malformed state.json or optimizer state ({err})") from None
+    return Checkpoint(config, vocab, weights, step, optimizers, rng, extra)
+
+
+def _check_generator(
+    path: Path, config: Config, vocab: Vocabulary, weights: dict[str, dict[str, torch.Tensor]]
+) -> None:
+    """Refuse generator weights whose names or shapes do not fit the checkpoint's own files.
+
+    Catches an edited ``vocab.json`` or ``config.json``, or files mixed from two runs.
+    """
+    from molgan.models import build_generator
+
+    with torch.random.fork_rng(devices=[]):  # building a network must not move the global RNG
+        expected = {
+            k: v.shape for k, v in build_generator(config.model, vocab).state_dict().items()
+        }
+    for name in ("generator", "generator_ema"):
+        if name not in weights:
+            if name == "generator":
+                raise CheckpointError(f"{path}: holds no generator weights")
+            continue
+        got = {k: v.shape for k, v in weights[name].items()}
+        wrong = sorted(k for k in expected.keys() & got.keys() if got[k] != expected[k])
+        missing, unexpected = (
+            sorted(expected.keys() - got.keys()),
+            sorted(got.keys() - expected.keys()),
+        )
+        if wrong or missing or unexpected:
+            example = (
+                f"{wrong[0]} is {tuple(got[wrong[0]])}, expected {tuple(expected[wrong[0]])}"
+                if wrong
+                else f"missing {missing[:3]}, unexpected {unexpected[:3]}"
+            )
+            raise CheckpointError(
+                f"{path}: its {name} weights do not fit its config.json and vocab.json ({example})"
+            )
 
 
 def export_checkpoint(
