@@ -46,3 +46,12 @@ def test_missing_file_and_directory(tmp_path):
         read_smiles(tmp_path / "nope.smi")
     with pytest.raises(InputFileError, match="is a directory"):
         read_smiles(tmp_path)
+
+
+def test_bom_padded_column_and_gzip_behind_a_smi_name(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffid, SMILES \n1,CCO\n".encode())
+    assert read_smiles(bom) == ["CCO"]
+    disguised = tmp_path / "samples.smi"
+    disguised.write_bytes(gzip.compress(b"CCO\nCCN\n"))
+    assert read_smiles(disguised) == ["CCO", "CCN"]
