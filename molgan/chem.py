@@ -141,15 +141,17 @@ def write_sdf(
     buffer = io.StringIO()
     writer = Chem.SDWriter(buffer)
     count = 0
-    for i, text in enumerate(smiles):
-        mol = smiles_to_mol(text)
-        rdDepictor.Compute2DCoords(mol)
-        mol.SetProp("_Name", text)
-        for name, values in (properties or {}).items():
-            mol.SetProp(name, str(values[i]))
-        writer.write(mol)
-        count += 1
-    writer.close()
+    try:
+        for i, text in enumerate(smiles):
+            mol = smiles_to_mol(text)
+            rdDepictor.Compute2DCoords(mol)
+            mol.SetProp("_Name", text)
+            for name, values in (properties or {}).items():
+                mol.SetProp(name, str(values[i]))
+            writer.write(mol)
+            count += 1
+    finally:  # RDKit's writer must let go of the buffer, even when a SMILES is rejected
+        writer.close()
     atomic_write_text(path, buffer.getvalue())
     return count
 

@@ -150,15 +150,17 @@ class MolGAN:
         counts = {"valid": 0, "written": 0}
         with _maybe_atomic(path) as smi, _maybe_atomic(sdf) as sdf_handle:
             writer = Chem.SDWriter(sdf_handle) if sdf_handle is not None else None
-            for mol, smiles in self._decoded(n, seed, batch_size):
-                counts["valid"] += smiles is not None
-                if smiles is not None or keep_invalid:
-                    smi.write(f"{smiles or ''}\n")
-                    counts["written"] += 1
-                if writer is not None and smiles is not None:
-                    writer.write(mol)
-            if writer is not None:
-                writer.close()
+            try:
+                for mol, smiles in self._decoded(n, seed, batch_size):
+                    counts["valid"] += smiles is not None
+                    if smiles is not None or keep_invalid:
+                        smi.write(f"{smiles or ''}\n")
+                        counts["written"] += 1
+                    if writer is not None and smiles is not None:
+                        writer.write(mol)
+            finally:  # RDKit's writer must let go of the file before it closes, even on error
+                if writer is not None:
+                    writer.close()
         record = {
             "format": "molgan.samples/1",
             "n_requested": n,

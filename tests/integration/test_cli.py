@@ -1,9 +1,14 @@
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from molgan.cli import main
 
@@ -378,3 +383,35 @@ def test_a_diverging_run_stops_in_one_line_and_keeps_the_last_good_checkpoint(
     else:
         assert f"last good checkpoint (step {saved})" in err and "--resume" in err
         assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == saved
+
+
+def test_a_killed_run_resumes_exactly_losing_at_most_one_interval(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\npath = "{TINY}"\n'
+        "[model]\nhidden = [32]\nconv_dims = [16]\nagg_dim = 16\nmlp_dims = [16]\n"
+        "[train]\nsteps = 400\nbatch_size = 8\nlog_every = 5\neval_every = 400\n"
+        "eval_samples = 20\ncheckpoint_every = 20\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    killed = tmp_path / "killed"
+    argv = [sys.executable, "-m", "molgan", "train", "--config", str(config), "--device", "cpu"]
+    proc = subprocess.Popen([*argv, "--out", str(killed)], env=env, stderr=subprocess.DEVNULL)
+    state = killed / "checkpoint" / "state.json"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if state.is_file() and json.loads(state.read_text())["step"] >= 60:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = json.loads(state.read_text())["step"]
+    logged = int((killed / "log.csv").read_text().split()[-1].split(",")[0])
+    assert 60 <= saved < 400 and logged - saved <= 20  # at most one checkpoint interval lost
+    subprocess.run([*argv, "--out", str(killed), "--resume"], env=env, check=True)
+    straight = tmp_path / "straight"
+    subprocess.run([*argv, "--out", str(straight)], env=env, check=True)
+    resumed = load_file(killed / "checkpoint" / "model.safetensors")
+    expected = load_file(straight / "checkpoint" / "model.safetensors")
+    assert resumed.keys() == expected.keys()
+    assert all(torch.equal(resumed[k], expected[k]) for k in expected)
