@@ -233,9 +233,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     from molgan.metrics import evaluate
 
     record = read_sample_record(args.generated)
-    # molgan sample writes an empty file when no sample is valid; its record says so.
-    empty = record is not None and record["n_written"] == 0
-    generated = [] if empty else read_smiles(args.generated)
+    # With no valid sample, molgan sample writes an empty file (or only empty lines, with
+    # --keep-invalid), which the reader rejects as empty; its record says what it holds.
+    if record is not None and record["n_valid"] == 0:
+        generated = [""] * record["n_written"]
+    else:
+        generated = read_smiles(args.generated)
     if record is not None and record["n_written"] != len(generated):
         raise InputFileError(
             f"{args.generated}: {len(generated)} lines, but {sample_record_path(args.generated)} "

@@ -346,12 +346,20 @@ def test_evaluate_of_a_sample_file_with_no_valid_molecule(tmp_path):
     config.write_text(f'[data]\npath = "{TINY}"\n[train]\nsteps = 1\neval_every = 1\n')
     assert main(["train", "--config", str(config), "--out", str(run)]) == 0
     samples, out = tmp_path / "s.smi", tmp_path / "m.json"
-    assert main(["sample", "--checkpoint", str(run), "-n", "30", "-o", str(samples)]) == 0
-    n_valid = json.loads((tmp_path / "s.smi.json").read_text())["n_valid"]
-    argv = ["evaluate", str(samples), "--train", str(TINY), "--test", str(TINY), "--json", str(out)]
-    assert main(argv) == 0
-    metrics = json.loads(out.read_text())
-    assert (metrics["n_samples"], metrics["n_valid"]) == (30, n_valid)
+    for keep in ([], ["--keep-invalid"]):  # an empty file, or 30 empty lines
+        sample = ["sample", "--checkpoint", str(run), "-n", "30", "-o", str(samples), *keep]
+        assert main(sample) == 0
+        n_valid = json.loads((tmp_path / "s.smi.json").read_text())["n_valid"]
+        argv = ["evaluate", str(samples), "--train", str(TINY), "--test", str(TINY)]
+        assert main([*argv, "--json", str(out)]) == 0
+        metrics = json.loads(out.read_text())
+        assert (metrics["n_samples"], metrics["n_valid"]) == (30, n_valid)
+    # As the MOSES baseline wrote it: 30 empty lines, none valid.
+    samples.write_text("\n" * 30)
+    record = {"n_requested": 30, "n_valid": 0, "n_written": 30, "keep_invalid": True}
+    (tmp_path / "s.smi.json").write_text(json.dumps(record))
+    assert main([*argv, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["validity"] == 0.0
 
 
 @pytest.mark.parametrize("first_bad, saved", [(6, 4), (0, None)])
