@@ -19,6 +19,10 @@ from molgan import __version__
 __all__ = ["main"]
 
 _EXIT_USAGE = 2
+_THREADS_HELP = (
+    "torch threads (default: OMP_NUM_THREADS if set, else the cores not already busy, "
+    "measured in docs/benchmarks.md)"
+)
 OWN_DATA_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "own-data.toml"
 """The recipe ``molgan train --data FILE`` uses when no ``--config`` is given."""
 
@@ -107,6 +111,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="override [train] steps (the latent family: GAN steps)",
     )
     train.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    train.add_argument("--threads", type=int, default=None, help=_THREADS_HELP)
     train.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
     train.add_argument("--resume", action="store_true", help="continue OUT/checkpoint exactly")
     train.set_defaults(handler=_train)
@@ -130,6 +135,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--sdf", type=Path, default=None, help="also write valid molecules here")
     sample.add_argument("--keep-invalid", action="store_true", help="an empty line per invalid")
     sample.add_argument("--device", default="cpu", help="cpu or cuda")
+    sample.add_argument("--threads", type=int, default=None, help=_THREADS_HELP)
     sample.set_defaults(handler=_sample)
 
     demo = commands.add_parser(
@@ -276,8 +282,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _train(args: argparse.Namespace) -> int:
     from molgan.config import Config, load_config
     from molgan.model import MolGAN
+    from molgan.threads import set_threads
     from molgan.training import NonFiniteLossError
 
+    set_threads(args.threads)
     if args.config:
         config = load_config(args.config)
     else:
@@ -298,9 +306,11 @@ def _train(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     from molgan.model import MolGAN
+    from molgan.threads import set_threads
 
     if args.n < 1:
         raise ValueError(f"-n must be positive, got {args.n}")
+    set_threads(args.threads)
     model = MolGAN.load(args.checkpoint, device=args.device)
     counts = model.write_samples(
         args.n, args.out, seed=args.seed, keep_invalid=args.keep_invalid, sdf=args.sdf

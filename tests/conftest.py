@@ -25,6 +25,14 @@ def metrics_cache(tmp_path_factory):
     patch.undo()
 
 
+@pytest.fixture(autouse=True)
+def torch_threads():
+    """Give every test the thread count the session started with (CLI commands may change it)."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def vocab() -> Vocabulary:
     return Vocabulary.qm9()

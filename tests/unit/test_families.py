@@ -88,6 +88,9 @@ def test_molgan_family_weights_are_bit_identical_to_the_single_family_trainer():
 
 
 def test_autoencoder_overfits_a_small_set_to_exact_reconstruction():
+    # One thread: the 600 steps are then the same on every machine (float sums in another order
+    # left 2 of 20 graphs one bond short on 2 threads); the conftest fixture restores the count.
+    torch.set_num_threads(1)
     config = latent_config(
         autoencoder={"steps": 600, "lr": 5e-3, "batch_size": 40},
         train={"steps": 1, "eval_every": 600},
