@@ -27,7 +27,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from objectives import _label, _run
+from objectives import _label, _run, metrics_table
 
 from molgan.io import read_smiles, write_smiles
 
@@ -118,17 +118,11 @@ def evaluate(samples: Path, refs: dict[str, Path], tag: str, out: Path) -> dict:
 
 def markdown(rows: dict[str, dict]) -> str:
     """The rows as a markdown table (``n/a`` where a metric is undefined)."""
-    lines = [
+    caption = (
         f"{date.today()}: `python benchmarks/moses.py`; strict validity, novelty against all "
-        "1,584,663 MOSES training molecules.",
-        "",
-        "| source | " + " | ".join(COLUMNS) + " |",
-        "|---" * (len(COLUMNS) + 1) + "|",
-    ]
-    for name, metrics in rows.items():
-        cells = ["n/a" if metrics.get(k) is None else f"{metrics[k]:.3f}" for k in COLUMNS]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        "1,584,663 MOSES training molecules."
+    )
+    return metrics_table(caption, rows, COLUMNS)
 
 
 if __name__ == "__main__":

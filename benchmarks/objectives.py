@@ -67,15 +67,23 @@ def _run(argv: list[str]) -> None:
 
 
 def _markdown(rows: dict[str, dict], n: int) -> str:
-    lines = [
+    caption = (
         f"{date.today()}: {n} samples per model (seed 0); QM9 row: the test split. "
-        "qed/sa/logp/np: mean normalised reward over valid molecules.",
+        "qed/sa/logp/np: mean normalised reward over valid molecules."
+    )
+    return metrics_table(caption, rows, COLUMNS)
+
+
+def metrics_table(caption: str, rows: dict[str, dict], columns: tuple[str, ...]) -> str:
+    """A caption, then one markdown row per source (``n/a`` where a metric is undefined)."""
+    lines = [
+        caption,
         "",
-        "| source | " + " | ".join(COLUMNS) + " |",
-        "|---" * (len(COLUMNS) + 1) + "|",
+        "| source | " + " | ".join(columns) + " |",
+        "|---" * (len(columns) + 1) + "|",
     ]
     for name, metrics in rows.items():
-        cells = ["n/a" if metrics.get(k) is None else f"{metrics[k]:.3f}" for k in COLUMNS]
+        cells = ["n/a" if metrics.get(k) is None else f"{metrics[k]:.3f}" for k in columns]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -145,6 +145,9 @@ def evaluate(
     n_valid, n_unique = int(gen.counts.sum()), len(gen.smiles)
     novel = None if train_set is None else sum(s not in train_set for s in gen.smiles)
     passes = _map_chunks(_filter_chunk, gen.smiles, n_jobs, progress, "filters")
+    # The generated set's ChemNet statistics serve both references: computed once.
+    has_reference = gen.smiles and (ref is not None or ref_sf is not None)
+    gen_chemnet = _chemnet_statistics(gen, progress) if has_reference else None
     metrics = {
         "n_samples": len(generated),
         "n_valid": n_valid,
@@ -160,10 +163,10 @@ def evaluate(
         "novelty": None if novel is None else _ratio(novel, n_unique),
         "filters": np.average(passes, weights=gen.counts) if passes else None,
         **_intrinsic_metrics(gen),
-        **_reference_metrics(gen, ref, progress),
+        **_reference_metrics(gen, gen_chemnet, ref),
     }
     if scaffold_reference is not None:
-        sf = _reference_metrics(gen, ref_sf, progress, keys=("fcd", "snn", "frag", "scaf"))
+        sf = _reference_metrics(gen, gen_chemnet, ref_sf, keys=("fcd", "snn", "frag", "scaf"))
         metrics |= {f"{key}_testsf": value for key, value in sf.items()}
     return {key: _finite_or_none(value) for key, value in metrics.items()}
 
@@ -429,8 +432,8 @@ _REFERENCE_KEYS = (
 
 def _reference_metrics(
     gen: _Profile,
+    gen_chemnet: tuple[np.ndarray, np.ndarray] | None,
     ref: _Reference | None,
-    progress: bool,
     keys: Sequence[str] = _REFERENCE_KEYS,
 ) -> dict[str, float | None]:
     """Metrics comparing the generated set with the reference (all ``None`` if either is empty)."""
@@ -439,7 +442,7 @@ def _reference_metrics(
     r = ref.profile
     metrics: dict[str, float | None] = {}
     if "fcd" in keys:
-        gen_chemnet, fcd_value = _chemnet_statistics(gen, progress), None
+        fcd_value = None
         if gen_chemnet is not None and ref.chemnet is not None:
             fcd_value = frechet_distance(*gen_chemnet, *ref.chemnet)
         metrics["fcd"] = fcd_value

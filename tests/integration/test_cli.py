@@ -16,6 +16,18 @@ pytestmark = pytest.mark.integration
 
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.smi"
 
+# The smallest latent-family networks: CLI runs of the latent family stay within seconds.
+TINY_LATENT_MODEL = """[model]
+kind = "latent"
+z_dim = 8
+hidden = [16]
+latent_dim = 16
+ae_dim = 32
+ae_layers = 1
+ae_heads = 2
+critic_hidden = [16]
+"""
+
 JSON_KEYS = {
     "n_samples",
     "validity",
@@ -155,16 +167,7 @@ def test_train_sample_and_export_a_latent_model_from_the_command_line(tmp_path, 
 path = "{TINY}"
 atom_order = "bfs"
 
-[model]
-kind = "latent"
-z_dim = 8
-hidden = [16]
-latent_dim = 16
-ae_dim = 32
-ae_layers = 1
-ae_heads = 2
-critic_hidden = [16]
-
+{TINY_LATENT_MODEL}
 [autoencoder]
 steps = 6
 batch_size = 10
@@ -225,22 +228,13 @@ def test_train_on_your_own_drug_like_file_end_to_end(tmp_path, capsys):
     own.write_text("name,SMILES\n" + "".join(f"m{i},{s}\n" for i, s in enumerate(rows)))
     config = tmp_path / "small.toml"
     config.write_text(
-        """
+        f"""
 [data]
 vocabulary = "qm9"
 atom_order = "bfs"
 transforms = ["strip_stereo", "largest_fragment"]
 
-[model]
-kind = "latent"
-z_dim = 8
-hidden = [16]
-latent_dim = 16
-ae_dim = 32
-ae_layers = 1
-ae_heads = 2
-critic_hidden = [16]
-
+{TINY_LATENT_MODEL}
 [autoencoder]
 steps = 4
 batch_size = 16
