@@ -17,6 +17,8 @@ __all__ = [
     "MAX_SMILES_LENGTH",
     "InvalidSmilesError",
     "parse_smiles",
+    "read_molecule",
+    "strict_molecule",
     "smiles_to_mol",
     "mol_to_smiles",
     "canonical_smiles",
@@ -36,16 +38,55 @@ parsing it, and a stray megabyte line cannot hang the tool."""
 def parse_smiles(smiles: str) -> Chem.Mol | None:
     """RDKit's sanitised molecule, or ``None`` for an empty, over-long or rejected string.
 
-    Every SMILES molgan reads from a file goes through here (or :func:`smiles_to_mol`).
+    Every SMILES molgan reads from a file goes through here (or :func:`read_molecule`).
 
     Examples:
         >>> parse_smiles("OCC").GetNumAtoms(), parse_smiles("C1CC"), parse_smiles("C" * 5000)
         (3, None, None)
     """
-    if not smiles or len(smiles) > MAX_SMILES_LENGTH:
-        return None
+    return read_molecule(smiles)[0]
+
+
+def read_molecule(smiles: str) -> tuple[Chem.Mol | None, str]:
+    """Parse ``smiles`` as :func:`parse_smiles` does, and say why when it fails.
+
+    Returns:
+        ``(mol, "")``, or ``(None, reason)`` with reason ``"empty"``, ``"too_long"`` (over
+        :data:`MAX_SMILES_LENGTH`, never parsed), ``"unparsable"`` (not SMILES syntax) or
+        ``"fails_sanitization"`` (a valence RDKit rejects, or aromatic rings it cannot kekulize).
+
+    Examples:
+        >>> [read_molecule(s)[1] for s in ("CCO", "", "C1CC", "c1cccc1", "C(C)(C)(C)(C)C")]
+        ['', 'empty', 'unparsable', 'fails_sanitization', 'fails_sanitization']
+    """
+    if not smiles:
+        return None, "empty"
+    if len(smiles) > MAX_SMILES_LENGTH:
+        return None, "too_long"
     mol = Chem.MolFromSmiles(smiles)
-    return None if mol is None or mol.GetNumAtoms() == 0 else mol
+    if mol is not None:
+        return (mol, "") if mol.GetNumAtoms() else (None, "empty")
+    syntax_ok = Chem.MolFromSmiles(smiles, sanitize=False) is not None
+    return None, "fails_sanitization" if syntax_ok else "unparsable"
+
+
+def strict_molecule(smiles: str) -> tuple[Chem.Mol | None, str]:
+    """Parse ``smiles`` and judge strict validity (:func:`strict_smiles`), saying why not.
+
+    Returns:
+        ``(mol, "")`` for a strictly valid molecule, else ``(None, reason)``: a reason of
+        :func:`read_molecule`, then ``"dummy_atom"`` (a ``*``) or ``"multi_fragment"``.
+
+    Examples:
+        >>> [strict_molecule(s)[1] for s in ("CCO", "CC.O", "*CC", "C1CC")]
+        ['', 'multi_fragment', 'dummy_atom', 'unparsable']
+    """
+    mol, reason = read_molecule(smiles)
+    if mol is None:
+        return None, reason
+    if any(atom.GetAtomicNum() == 0 for atom in mol.GetAtoms()):
+        return None, "dummy_atom"
+    return (None, "multi_fragment") if len(Chem.GetMolFrags(mol)) > 1 else (mol, "")
 
 
 class InvalidSmilesError(ValueError):

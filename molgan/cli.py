@@ -409,7 +409,7 @@ def _data_split(args: argparse.Namespace) -> int:
 
 def _format_metrics(metrics: dict, title: str = "metrics") -> str:
     """Render a metrics dict as an aligned two-column text table (``None`` prints as ``n/a``)."""
-    lines = [title, "-" * max(len(title), 30)]
+    lines = [title, "-" * max(len(title), 40)]
     for key, value in metrics.items():
         if value is None or (isinstance(value, float) and not math.isfinite(value)):
             text = "n/a"
@@ -417,7 +417,7 @@ def _format_metrics(metrics: dict, title: str = "metrics") -> str:
             text = f"{value:.4f}"
         else:
             text = str(value)
-        lines.append(f"{key:<20}{text:>12}")
+        lines.append(f"{key:<28}{text:>12}")
     return "\n".join(lines)
 
 

@@ -23,12 +23,24 @@ import numpy as np
 import torch
 from rdkit import Chem
 from torch_geometric.data import Batch, Data, InMemoryDataset
-from tqdm import tqdm
 
-from molgan.chem import MAX_SMILES_LENGTH, parse_smiles, quiet_rdkit
-from molgan.graph import EncodingError, MolGraph, decode_arrays, mol_to_graph
-from molgan.io import InputFileError, atomic_file, atomic_write_text, read_smiles
+from molgan.chem import parse_smiles, quiet_rdkit, read_molecule
+from molgan.graph import (
+    EncodingError,
+    MolGraph,
+    check_encodable,
+    decode_arrays,
+    mol_to_graph,
+)
+from molgan.io import (
+    InputFileError,
+    atomic_file,
+    atomic_write_text,
+    read_smiles,
+    read_smiles_lines,
+)
 from molgan.order import check_atom_order, reorder_atoms
+from molgan.progress import ProgressBar
 from molgan.standardize import check_transforms, standardize
 from molgan.vocab import AtomType, Vocabulary
 
@@ -63,6 +75,7 @@ SPLIT_SEED = 0
 _CACHE_FORMAT = 2
 _EXAMPLES_PER_REASON = 5
 _EXAMPLE_WIDTH = 80  # characters of an example row in a skip report
+_NOT_PARSED = ("empty", "too_long", "unparsable", "fails_sanitization")
 _CHUNK = 2048  # SMILES per worker task
 _MIN_POOL_ROWS = 4096  # below this, one process does the work
 
@@ -110,9 +123,12 @@ def featurize(
     ``mol_to_graph`` can encode it in ``vocab``, and decoding the graph gives back the same
     canonical SMILES. Otherwise it is counted under one reason: ``empty``, ``too_long`` (over
     :data:`molgan.chem.MAX_SMILES_LENGTH` characters, never parsed), ``unparsable``,
-    ``multi_fragment``, ``too_many_atoms``, ``unknown_atom``, ``unknown_bond`` or
-    ``round_trip_mismatch``. The dense tensors are filled in place as workers finish, so memory
-    holds one ``int8`` copy of them (756 bytes per molecule at ``N = 27``) plus the SMILES.
+    ``fails_sanitization`` (:func:`molgan.chem.read_molecule`), ``multi_fragment``,
+    ``no_heavy_atoms``, ``radical``, ``isotope`` (:func:`molgan.graph.check_encodable`),
+    ``too_many_atoms``, ``unknown_atom``, ``unknown_bond`` or ``round_trip_mismatch``.
+
+    The dense tensors are filled in place as workers finish, so memory holds one ``int8`` copy
+    of them (756 bytes per molecule at ``N = 27``) plus the SMILES.
 
     Args:
         smiles: The input strings, one per row.
@@ -127,7 +143,7 @@ def featurize(
     tasks = [(vocab.to_dict(), atom_order, transforms, chunk) for chunk in _chunked(smiles)]
     merged = _Merger(len(smiles), vocab.max_atoms, smiles)
     show = progress and len(smiles) >= 20_000
-    with tqdm(total=len(smiles), desc="featurising", unit="mol", disable=not show) as bar:
+    with ProgressBar(total=len(smiles), desc="featurising", unit="mol", disable=not show) as bar:
         for result in _map(_featurize_chunk, tasks, n_jobs, len(smiles)):
             merged.add(*result)
             bar.update(len(result[0]))
@@ -157,11 +173,10 @@ def data_stats(
         ``skipped``: reason -> ``{"count", "examples": [{"line", "smiles"}]}`` with 1-based lines.
     """
     path = Path(path)
-    smiles = read_smiles(path)
+    smiles, lines = read_smiles_lines(path)
     vocab = vocab or derive_vocabulary(smiles, max_atoms, transforms=transforms)
     feats = featurize(smiles, vocab, transforms=transforms)
-    first_line = 2 if path.name.lower().endswith((".csv", ".csv.gz")) else 1
-    not_parsed = sum(feats.skipped.get(r, 0) for r in ("empty", "too_long", "unparsable"))
+    not_parsed = sum(feats.skipped.get(r, 0) for r in _NOT_PARSED)
     parsed = feats.n_rows - not_parsed
     encodable = feats.n_kept + feats.skipped.get("round_trip_mismatch", 0)
     return {
@@ -179,8 +194,7 @@ def data_stats(
             reason: {
                 "count": count,
                 "examples": [
-                    {"line": row + first_line, "smiles": text}
-                    for row, text in feats.examples[reason]
+                    {"line": lines[row], "smiles": text} for row, text in feats.examples[reason]
                 ],
             }
             for reason, count in sorted(feats.skipped.items(), key=lambda kv: -kv[1])
@@ -465,6 +479,10 @@ def _atom_types_chunk(task: tuple[tuple[str, ...], list[str]]) -> tuple[set[Atom
             mol = standardize(mol, transforms)[0]
             if len(Chem.GetMolFrags(mol)) > 1:
                 continue
+            try:
+                check_encodable(mol)
+            except EncodingError:
+                continue
             largest = max(largest, mol.GetNumAtoms())
             seen.update(AtomType(a.GetSymbol(), a.GetFormalCharge()) for a in mol.GetAtoms())
     return seen, largest
@@ -508,13 +526,9 @@ def _featurize_chunk(
 def _encode_one(
     text: str, vocab: Vocabulary, atom_order: str = "input", transforms: Sequence[str] = ()
 ) -> tuple[str, MolGraph | None, str, tuple[str, ...]]:
-    if not text:
-        return "empty", None, "", ()
-    if len(text) > MAX_SMILES_LENGTH:
-        return "too_long", None, "", ()
-    mol = parse_smiles(text)
+    mol, reason = read_molecule(text)
     if mol is None:
-        return "unparsable", None, "", ()
+        return reason, None, "", ()
     mol, changed = standardize(mol, transforms)
     canon = Chem.MolToSmiles(mol)
     if "." in canon:

@@ -16,8 +16,9 @@ from __future__ import annotations
 import csv
 import operator
 import re
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -25,9 +26,9 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import Crippen, Descriptors, Lipinski
 from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
-from tqdm import tqdm
 
-from molgan.chem import parse_smiles, quiet_rdkit, strict_smiles
+from molgan.chem import quiet_rdkit, strict_molecule
+from molgan.progress import ProgressBar
 from molgan.rewards import PROPERTIES
 
 __all__ = [
@@ -179,11 +180,14 @@ class FilterReport:
             valid molecule).
         filters: The filter names, in column order.
         passed: ``[M, F]`` bool: molecule ``m`` passes filter ``f`` (``False`` for invalid input).
+        invalid: Why inputs were not strictly valid: reason
+            (:func:`molgan.chem.strict_molecule`) -> count.
     """
 
     smiles: list[str | None]
     filters: tuple[str, ...]
     passed: np.ndarray
+    invalid: dict[str, int] = field(default_factory=dict)
 
     @property
     def n_valid(self) -> int:
@@ -217,7 +221,10 @@ class FilterReport:
         return f"FilterReport(filters={list(self.filters)}, {counts})"
 
     def counts(self) -> dict[str, int]:
-        """Molecules in, valid, rejected by each filter (of the valid ones), passing all."""
+        """Counts: inputs, invalid ones by reason, valid, rejected per filter, passing all.
+
+        Each filter's rejections are counted among the valid molecules.
+        """
         valid = np.array([s is not None for s in self.smiles], dtype=bool)
         rejected = {
             f"rejected_{name}": int((valid & ~self.passed[:, k]).sum())
@@ -225,6 +232,7 @@ class FilterReport:
         }
         return {
             "n_input": len(self.smiles),
+            **{f"invalid_{reason}": count for reason, count in self.invalid.items()},
             "n_valid": int(valid.sum()),
             "n_duplicates": self.n_duplicates,
             **rejected,
@@ -262,14 +270,17 @@ def filter_smiles(
         )
     checks = [FILTERS[name] if name in FILTERS else threshold_filter(name) for name in filters]
     canonical: list[str | None] = []
+    invalid: Counter[str] = Counter()
     passed = np.zeros((len(smiles), len(checks)), dtype=bool)
     with quiet_rdkit():
-        for i, text in enumerate(tqdm(smiles, desc="filtering", disable=not progress)):
-            mol = parse_smiles(text)
-            canonical.append(strict_smiles(mol))
-            if canonical[-1] is not None:
+        for i, text in enumerate(ProgressBar(smiles, desc="filtering", disable=not progress)):
+            mol, reason = strict_molecule(text)
+            canonical.append(None if mol is None else Chem.MolToSmiles(mol))
+            if mol is None:
+                invalid[reason] += 1
+            else:
                 passed[i] = [check(mol) for check in checks]
-    return FilterReport(canonical, tuple(filters), passed)
+    return FilterReport(canonical, tuple(filters), passed, dict(invalid.most_common()))
 
 
 _COMPARISONS = {">=": operator.ge, "<=": operator.le}

@@ -21,6 +21,10 @@ __all__ = [
     "UnknownAtomError",
     "UnknownBondError",
     "TooManyAtomsError",
+    "NoHeavyAtomsError",
+    "RadicalError",
+    "IsotopeError",
+    "check_encodable",
     "MolGraph",
     "DenseGraph",
     "mol_to_graph",
@@ -53,6 +57,45 @@ class TooManyAtomsError(EncodingError):
     """The molecule has more heavy atoms than ``vocab.max_atoms``."""
 
     reason = "too_many_atoms"
+
+
+class NoHeavyAtomsError(EncodingError):
+    """The molecule has no heavy atom (``[H][H]``, ``[H+]``): there is no graph to write."""
+
+    reason = "no_heavy_atoms"
+
+
+class RadicalError(EncodingError):
+    """An atom has unpaired electrons, which the atom classes cannot express."""
+
+    reason = "radical"
+
+
+class IsotopeError(EncodingError):
+    """An atom carries an isotope label, which the atom classes cannot express."""
+
+    reason = "isotope"
+
+
+def check_encodable(mol: Chem.Mol) -> None:
+    """Raise an :class:`EncodingError` for what no vocabulary can write.
+
+    That is: no heavy atom, a radical, an isotope label. :func:`mol_to_graph` checks this
+    before the vocabulary's own limits.
+
+    Examples:
+        >>> check_encodable(Chem.MolFromSmiles("[13CH4]"))
+        Traceback (most recent call last):
+        ...
+        molgan.graph.IsotopeError: isotope 13C cannot be encoded
+    """
+    if mol.GetNumHeavyAtoms() == 0:
+        raise NoHeavyAtomsError("no heavy atom")
+    for atom in mol.GetAtoms():
+        if atom.GetNumRadicalElectrons():
+            raise RadicalError(f"radical atom {atom.GetSymbol()} cannot be encoded")
+        if atom.GetIsotope():
+            raise IsotopeError(f"isotope {atom.GetIsotope()}{atom.GetSymbol()} cannot be encoded")
 
 
 class MolGraph(NamedTuple):
@@ -98,6 +141,7 @@ def mol_to_graph(mol: Chem.Mol, vocab: Vocabulary) -> MolGraph:
         of shape ``[N, N]`` (int8, 0 = no bond), with ``N = vocab.max_atoms``.
 
     Raises:
+        NoHeavyAtomsError, RadicalError, IsotopeError: See :func:`check_encodable`.
         TooManyAtomsError: If ``mol`` has more than ``vocab.max_atoms`` heavy atoms.
         UnknownAtomError: If ``mol`` contains an (element, charge) outside ``vocab``.
         UnknownBondError: If a kekulized bond type is outside ``vocab``.
@@ -107,6 +151,7 @@ def mol_to_graph(mol: Chem.Mol, vocab: Vocabulary) -> MolGraph:
         >>> graph.atoms.tolist()[:3], graph.bonds[0, 1].item()
         ([1, 6, 0], 2)
     """
+    check_encodable(mol)
     n_atoms = mol.GetNumAtoms()
     if n_atoms > vocab.max_atoms:
         raise TooManyAtomsError(f"{n_atoms} heavy atoms, more than max_atoms={vocab.max_atoms}")
@@ -121,8 +166,6 @@ def mol_to_graph(mol: Chem.Mol, vocab: Vocabulary) -> MolGraph:
                 f"{atom.GetFormalCharge():+d}" if atom.GetFormalCharge() else ""
             )
             raise UnknownAtomError(f"atom {label} is not in the vocabulary")
-        if atom.GetNumRadicalElectrons():
-            raise UnknownAtomError(f"radical atom {atom.GetSymbol()} cannot be encoded")
         atoms[atom.GetIdx()] = atom_id
     bonds = np.zeros((vocab.max_atoms, vocab.max_atoms), dtype=np.int8)
     for bond in mol.GetBonds():

@@ -9,6 +9,7 @@ raise :class:`InputFileError`, whose message names the file (and line where one 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -23,6 +24,7 @@ from typing import IO
 __all__ = [
     "InputFileError",
     "read_smiles",
+    "read_smiles_lines",
     "write_smiles",
     "atomic_write_text",
     "atomic_write_bytes",
@@ -34,6 +36,7 @@ __all__ = [
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _SMILES_COLUMN = "smiles"
+_UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
 class InputFileError(ValueError):
@@ -45,26 +48,50 @@ def read_smiles(path: str | os.PathLike, column: str = _SMILES_COLUMN) -> list[s
 
     Args:
         path: A ``.smi``/``.txt`` file (first whitespace-separated token of each line; the rest,
-            such as a name, is ignored) or a ``.csv`` file with a header naming ``column``
-            (matched case-insensitively). ``.gz`` compression is detected by suffix.
+            such as a name, is ignored; lines starting with ``#`` are comments, not entries) or
+            a ``.csv`` file (RFC 4180) with a header naming ``column`` (matched
+            case-insensitively, padding ignored). Gzip data is detected by its magic bytes;
+            UTF-8 and UTF-16 text with a byte-order mark are read.
         column: The CSV column holding SMILES.
 
     Returns:
         One string per line (SMILES files) or data row (CSV); empty entries are ``""``.
 
     Raises:
-        InputFileError: If the file is missing, unreadable, not UTF-8 text, has no entries, or
-            (CSV) has no ``column`` column or a malformed row.
+        InputFileError: If the file is missing, unreadable, not text, has no entries, or (CSV)
+            has no ``column`` column, two of them, or a row with a different number of fields
+            than its header.
+    """
+    return read_smiles_lines(path, column)[0]
+
+
+def read_smiles_lines(
+    path: str | os.PathLike, column: str = _SMILES_COLUMN
+) -> tuple[list[str], list[int]]:
+    r""":func:`read_smiles`, plus the 1-based line of the file where each entry starts.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "x.smi"
+        >>> _ = path.write_text("# made by hand\nCCO ethanol\n\nC#N\n")
+        >>> read_smiles_lines(path)
+        (['CCO', '', 'C#N'], [2, 3, 4])
     """
     path = Path(path)
     text = _read_text(path)
     if not text.strip():
         raise InputFileError(f"{path}: the file is empty")
-    name = path.name.lower()
-    if name.endswith(_CSV_SUFFIXES):
+    if path.name.lower().endswith(_CSV_SUFFIXES):
         return _parse_csv(text, path, column)
-    lines = text.splitlines()
-    return [line.split()[0] if line.strip() else "" for line in lines]
+    smiles, lines = [], []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.lstrip().startswith("#"):  # no SMILES starts with a bond symbol
+            continue
+        smiles.append(line.split()[0] if line.strip() else "")
+        lines.append(number)
+    if not smiles:
+        raise InputFileError(f"{path}: only comment lines, no entries")
+    return smiles, lines
 
 
 def write_smiles(path: str | os.PathLike, smiles: Iterable[str]) -> None:
@@ -168,6 +195,12 @@ def _read_text(path: Path) -> str:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as err:
             raise InputFileError(f"{path}: corrupt gzip data ({err})") from None
+    for bom, codec in _UTF16_BOMS:
+        if raw.startswith(bom):
+            try:
+                return raw[len(bom) :].decode(codec)
+            except UnicodeDecodeError as err:
+                raise InputFileError(f"{path}: not {codec.upper()} text ({err.reason})") from None
     if b"\x00" in raw:
         line = raw.count(b"\n", 0, raw.index(b"\x00")) + 1
         raise InputFileError(f"{path}:{line}: binary data (NUL byte), expected text")
@@ -180,22 +213,34 @@ def _read_text(path: Path) -> str:
         ) from None
 
 
-def _parse_csv(text: str, path: Path, column: str) -> list[str]:
+def _parse_csv(text: str, path: Path, column: str) -> tuple[list[str], list[int]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
     except csv.Error as err:
         raise InputFileError(f"{path}:1: malformed CSV header ({err})") from None
     names = [h.strip().lower() for h in header]
-    if column.lower() not in names:
+    matches = [k for k, name in enumerate(names) if name == column.lower()]
+    if not matches:
         raise InputFileError(f"{path}:1: no {column!r} column (columns: {', '.join(header)})")
-    index = names.index(column.lower())
-    smiles: list[str] = []
+    if len(matches) > 1:
+        found = " and ".join(repr(header[k]) for k in matches)
+        raise InputFileError(f"{path}:1: {len(matches)} {column!r} columns ({found}); keep one")
+    index = matches[0]
+    smiles, lines = [], []
+    line = reader.line_num + 1
     try:
         for row in reader:
-            smiles.append(row[index].strip() if index < len(row) else "")
+            if row and len(row) != len(header):
+                raise InputFileError(
+                    f"{path}:{line}: {len(row)} fields where the header has {len(header)} "
+                    "(quote fields that contain commas)"
+                )
+            smiles.append(row[index].strip() if row else "")
+            lines.append(line)
+            line = reader.line_num + 1
     except csv.Error as err:
         raise InputFileError(f"{path}:{reader.line_num}: malformed CSV ({err})") from None
     if not smiles:
         raise InputFileError(f"{path}: a header but no rows")
-    return smiles
+    return smiles, lines

@@ -35,10 +35,10 @@ from rdkit.Chem import QED, Descriptors, rdFingerprintGenerator
 from rdkit.Chem.Scaffolds import MurckoScaffold
 from rdkit.Contrib.SA_Score import sascorer
 from scipy.stats import entropy, gaussian_kde, wasserstein_distance
-from tqdm import tqdm
 
 from molgan.chem import canonical_smiles, parse_smiles, quiet_rdkit, strict_smiles
 from molgan.filters import passes_moses
+from molgan.progress import ProgressBar
 
 __all__ = [
     "KL_DESCRIPTORS",
@@ -535,9 +535,9 @@ def _map_chunks(
     bar = {"total": len(chunks), "desc": f"parse {what}", "unit": "chunk"}
     bar["disable"] = not progress or len(items) < MIN_PROGRESS_SAMPLES
     if n_jobs <= 1 or len(items) < MIN_POOL_SAMPLES:
-        return [out for chunk in tqdm(chunks, **bar) for out in task(chunk)]
+        return [out for chunk in ProgressBar(chunks, **bar) for out in task(chunk)]
     with get_context("fork").Pool(min(n_jobs, len(chunks))) as pool:
-        return [out for done in tqdm(pool.imap(task, chunks), **bar) for out in done]
+        return [out for done in ProgressBar(pool.imap(task, chunks), **bar) for out in done]
 
 
 def _train_set(train: list[str], n_jobs: int, progress: bool, cache: Path) -> set[str]:
@@ -594,7 +594,7 @@ def _chemnet_statistics(profile: _Profile, progress: bool) -> tuple[np.ndarray, 
         activations = np.concatenate(
             [
                 fcd.get_predictions(model, smiles[i : i + CHEMNET_BATCH], n_jobs=0)  # in-process
-                for i in tqdm(batches, desc="ChemNet", unit="batch", disable=not show)
+                for i in ProgressBar(batches, desc="ChemNet", unit="batch", disable=not show)
             ]
         ).astype(np.float64)  # [U, 512]
     mu = np.average(activations, axis=0, weights=profile.counts)

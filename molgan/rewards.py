@@ -25,7 +25,7 @@ import numpy as np
 from rdkit import Chem
 from rdkit.Chem import QED, Crippen, Descriptors
 
-from molgan.chem import parse_smiles, quiet_rdkit, strict_smiles
+from molgan.chem import parse_smiles, quiet_rdkit, strict_molecule, strict_smiles
 
 __all__ = [
     "MoleculeReward",
@@ -329,22 +329,25 @@ def mean_rewards(
     """Each molecule reward's mean over the strictly valid SMILES of a sample.
 
     The means are over valid molecules (as MolGAN's Table 2 reports them); ``n_valid`` says how
-    many there were, and a mean is ``None`` when none was valid.
+    many there were, ``invalid_<reason>`` why the others were left out
+    (:func:`molgan.chem.strict_molecule`), and a mean is ``None`` when none was valid.
 
     Raises:
         KeyError: On a name that is not in :data:`REWARDS`.
 
     Examples:
         >>> mean_rewards(["c1ccccc1", "", "C1CC"], ["sa"], n_jobs=1)
-        {'n_samples': 3, 'n_valid': 1, 'sa': 1.0}
+        {'n_samples': 3, 'n_valid': 1, 'invalid_empty': 1, 'invalid_unparsable': 1, 'sa': 1.0}
     """
     unknown = [name for name in names if name not in REWARDS]
     if unknown:
         raise KeyError(f"unknown molecule reward(s) {unknown}; valid names: {', '.join(REWARDS)}")
     with quiet_rdkit():
-        canonical = [strict_smiles(parse_smiles(s)) for s in smiles]
-    valid = [s for s in canonical if s is not None]
+        judged = [strict_molecule(s) for s in smiles]
+    valid = [Chem.MolToSmiles(mol) for mol, _ in judged if mol is not None]
+    invalid = Counter(reason for mol, reason in judged if mol is None)
     result: dict[str, float | int | None] = {"n_samples": len(smiles), "n_valid": len(valid)}
+    result.update({f"invalid_{reason}": count for reason, count in invalid.most_common()})
     with RewardScorer(Objective(tuple(names)), n_jobs=n_jobs) as scorer:
         scores = scorer.score_terms(valid, generated=False)  # [V, K]
     for k, name in enumerate(names):

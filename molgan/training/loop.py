@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from tqdm import tqdm
 
 from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from molgan.config import Config
 from molgan.graph import MolGraph, graphs_to_smiles
+from molgan.progress import ProgressBar
 from molgan.reinforce import RewardLearner
 from molgan.sampling import generate_graphs
 from molgan.vocab import Vocabulary
@@ -204,7 +204,7 @@ class Trainer:
         """
         cfg = self.config.train
         total = steps if steps is not None else self.total_steps
-        bar = tqdm(
+        bar = ProgressBar(
             total=total, initial=self.step, desc="training", unit="step", disable=not self.progress
         )
         started = time.perf_counter() - self.seconds

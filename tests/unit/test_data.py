@@ -38,6 +38,32 @@ def test_featurize_counts_every_skip_reason(vocab):
     assert feats.graphs.atoms.shape == (2, 9) and feats.graphs.bonds.shape == (2, 9, 9)
 
 
+def test_each_kind_of_unusual_chemistry_is_kept_or_skipped_by_name(vocab):
+    rows = {
+        "C[NH3+]": "",  # charged species in the vocabulary: kept
+        "[CH4]": "",  # explicit hydrogens: kept (RDKit folds them into the heavy atom)
+        "[H]OC([H])([H])[H]": "",
+        "[H][H]": "no_heavy_atoms",
+        "[H+]": "no_heavy_atoms",
+        "[CH3]": "radical",
+        "[13CH4]": "isotope",
+        "[2H]OC": "isotope",
+        "c1cccc1": "fails_sanitization",  # cannot be kekulized
+        "C(C)(C)(C)(C)C": "fails_sanitization",  # pentavalent carbon
+        "C1CC": "unparsable",  # unclosed ring: not SMILES
+        "C" * 3000: "too_long",
+    }
+    feats = featurize(list(rows), vocab, n_jobs=1)
+    assert feats.smiles == ["C[NH3+]", "C", "CO"]
+    expected: dict[str, int] = {}
+    for reason in rows.values():
+        if reason:
+            expected[reason] = expected.get(reason, 0) + 1
+    assert feats.skipped == expected
+    derived = derive_vocabulary(["[H][H]", "[CH3]", "[2H]OC", "CN"])  # H never becomes a class
+    assert [atom.label for atom in derived.atom_types] == ["C", "N"]
+
+
 def test_parallel_featurize_equals_serial(tiny_smiles, vocab):
     many = tiny_smiles * 250  # 5,000 rows: three chunks
     serial, parallel = featurize(many, vocab, n_jobs=1), featurize(many, vocab, n_jobs=2)

@@ -46,6 +46,8 @@ def test_filter_report_counts_and_keeps_in_order():
     assert report.kept == ["CCO", "CCN"]
     assert report.counts() == {
         "n_input": 6,
+        "invalid_empty": 1,
+        "invalid_unparsable": 1,
         "n_valid": 4,
         "n_duplicates": 0,
         "rejected_lipinski": 0,
@@ -85,6 +87,7 @@ def test_threshold_filters_count_like_named_ones():
     assert report.kept == ["CC(=O)Oc1ccccc1C(=O)O"]
     assert report.counts() == {
         "n_input": 4,
+        "invalid_empty": 1,
         "n_valid": 3,
         "n_duplicates": 0,
         "rejected_pains": 0,

@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 
-from molgan.io import InputFileError, read_smiles, write_smiles
+from molgan.io import InputFileError, read_smiles, read_smiles_lines, write_smiles
 
 
 def test_smi_keeps_empty_lines_and_drops_names(tmp_path):
@@ -55,3 +55,48 @@ def test_bom_padded_column_and_gzip_behind_a_smi_name(tmp_path):
     disguised = tmp_path / "samples.smi"
     disguised.write_bytes(gzip.compress(b"CCO\nCCN\n"))
     assert read_smiles(disguised) == ["CCO", "CCN"]
+
+
+@pytest.mark.parametrize("codec, bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff")])
+def test_utf16_with_a_byte_order_mark_is_read(tmp_path, codec, bom):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(bom + "name,smiles\r\na,CCO\r\nb,CCN\r\n".encode(codec))
+    assert read_smiles(path) == ["CCO", "CCN"]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_every_line_ending_gives_the_same_entries_and_lines(tmp_path, newline):
+    smi = tmp_path / "a.smi"
+    smi.write_bytes(newline.join(["# made by hand", "CCO ethanol", "", "C#N\tname", ""]).encode())
+    assert read_smiles_lines(smi) == (["CCO", "", "C#N"], [2, 3, 4])
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_bytes(newline.join(["smiles,name", "CCO,a", "CCN,b", ""]).encode())
+    assert read_smiles_lines(csv_path) == (["CCO", "CCN"], [2, 3])
+
+
+def test_rfc4180_quoting_and_the_line_each_row_starts_on(tmp_path):
+    path = tmp_path / "q.csv"
+    path.write_text('name,smiles\n"ethanol, absolute",CCO\n"two\nlines",CCN\n"say ""hi""",C#N\n')
+    assert read_smiles_lines(path) == (["CCO", "CCN", "C#N"], [2, 3, 5])
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("smiles,SMILES\nCCO,CCN\n", r"q.csv:1: 2 'smiles' columns \('smiles' and 'SMILES'\)"),
+        ("name,smiles\na,CCO\nb\n", "q.csv:3: 1 fields where the header has 2"),
+        ("name,smiles\na,CCO\nb,CCN,extra\n", "q.csv:3: 3 fields where the header has 2"),
+    ],
+)
+def test_ambiguous_columns_and_ragged_rows_are_errors_with_the_line(tmp_path, content, message):
+    path = tmp_path / "q.csv"
+    path.write_text(content)
+    with pytest.raises(InputFileError, match=message):
+        read_smiles(path)
+
+
+def test_a_file_of_comments_only_is_an_error(tmp_path):
+    path = tmp_path / "c.smi"
+    path.write_text("# nothing here\n#\n")
+    with pytest.raises(InputFileError, match="c.smi: only comment lines"):
+        read_smiles(path)

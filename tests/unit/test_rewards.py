@@ -137,6 +137,7 @@ def test_novelty_needs_the_training_set():
 def test_mean_rewards_is_over_valid_molecules():
     means = mean_rewards([ASPIRIN, "", "C1CC", "CC(=O)Oc1ccccc1C(O)=O"], ["qed"], n_jobs=1)
     assert means["n_samples"] == 4 and means["n_valid"] == 2
+    assert (means["invalid_empty"], means["invalid_unparsable"]) == (1, 1)  # what was left out
     assert means["qed"] == pytest.approx(QED.qed(mol(ASPIRIN)))
     assert mean_rewards([""], ["qed"], n_jobs=1)["qed"] is None
     with pytest.raises(KeyError, match="novelty"):
