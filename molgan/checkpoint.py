@@ -42,7 +42,7 @@ _VERSION = 1
 
 
 class CheckpointError(ValueError):
-    """A path is not a readable molgan checkpoint (message names the path and the problem)."""
+    """A checkpoint cannot be read or written (the message names the path and the problem)."""
 
 
 @dataclass
@@ -69,8 +69,24 @@ class Checkpoint:
 
 
 def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
-    """Write ``checkpoint`` to directory ``path`` atomically (temporary directory + rename)."""
+    """Write ``checkpoint`` to directory ``path`` atomically (temporary directory + rename).
+
+    Raises:
+        CheckpointError: If the disk is full, the folder read-only or another write fails; an
+            earlier checkpoint at ``path`` is left as it was and nothing half-written remains.
+    """
     path = Path(path)
+    had_one = path.is_dir()
+    try:
+        _write_checkpoint(path, checkpoint)
+    except OSError as err:
+        kept = "the previous checkpoint there is intact" if had_one else "nothing was written"
+        reason = err.strerror or str(err)
+        raise CheckpointError(f"cannot write checkpoint {path}: {reason}; {kept}") from err
+    return path
+
+
+def _write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
     try:
@@ -103,7 +119,6 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: Checkpoint) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return path
 
 
 def load_checkpoint(

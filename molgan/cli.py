@@ -234,9 +234,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from molgan.data import QM9_PATH, QM9_SPLITS
     from molgan.io import InputFileError, read_sample_record, read_smiles, sample_record_path
-    from molgan.metrics import evaluate
 
     record = read_sample_record(args.generated)
     # With no valid sample, molgan sample writes an empty file (or only empty lines, with
@@ -250,6 +248,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"{args.generated}: {len(generated)} lines, but {sample_record_path(args.generated)} "
             f"says molgan sample wrote {record['n_written']}; the file changed since"
         )
+    from molgan.data import QM9_PATH, QM9_SPLITS  # heavy imports after the input is known good
+    from molgan.metrics import evaluate
+
     train = read_smiles(args.train or QM9_PATH)
     reference = read_smiles(args.test or QM9_SPLITS["test"])
     scaffold_reference = read_smiles(args.test_sf) if args.test_sf else None

@@ -124,7 +124,8 @@ def featurize(
     canonical SMILES. Otherwise it is counted under one reason: ``empty``, ``too_long`` (over
     :data:`molgan.chem.MAX_SMILES_LENGTH` characters, never parsed), ``unparsable``,
     ``fails_sanitization`` (:func:`molgan.chem.read_molecule`), ``multi_fragment``,
-    ``no_heavy_atoms``, ``radical``, ``isotope`` (:func:`molgan.graph.check_encodable`),
+    ``dummy_atom``, ``no_heavy_atoms``, ``radical``, ``isotope``
+    (:func:`molgan.graph.check_encodable`),
     ``too_many_atoms``, ``unknown_atom``, ``unknown_bond`` or ``round_trip_mismatch``.
 
     The dense tensors are filled in place as workers finish, so memory holds one ``int8`` copy

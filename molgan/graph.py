@@ -22,6 +22,7 @@ __all__ = [
     "UnknownBondError",
     "TooManyAtomsError",
     "NoHeavyAtomsError",
+    "DummyAtomError",
     "RadicalError",
     "IsotopeError",
     "check_encodable",
@@ -65,6 +66,12 @@ class NoHeavyAtomsError(EncodingError):
     reason = "no_heavy_atoms"
 
 
+class DummyAtomError(EncodingError):
+    """The molecule holds a dummy atom (``*``, atomic number 0): a placeholder, not an element."""
+
+    reason = "dummy_atom"
+
+
 class RadicalError(EncodingError):
     """An atom has unpaired electrons, which the atom classes cannot express."""
 
@@ -80,8 +87,8 @@ class IsotopeError(EncodingError):
 def check_encodable(mol: Chem.Mol) -> None:
     """Raise an :class:`EncodingError` for what no vocabulary can write.
 
-    That is: no heavy atom, a radical, an isotope label. :func:`mol_to_graph` checks this
-    before the vocabulary's own limits.
+    That is: a dummy atom, no heavy atom, a radical, an isotope label. :func:`mol_to_graph`
+    checks this before the vocabulary's own limits.
 
     Examples:
         >>> check_encodable(Chem.MolFromSmiles("[13CH4]"))
@@ -89,6 +96,8 @@ def check_encodable(mol: Chem.Mol) -> None:
         ...
         molgan.graph.IsotopeError: isotope 13C cannot be encoded
     """
+    if any(atom.GetAtomicNum() == 0 for atom in mol.GetAtoms()):
+        raise DummyAtomError("a dummy atom (*) cannot be encoded")
     if mol.GetNumHeavyAtoms() == 0:
         raise NoHeavyAtomsError("no heavy atom")
     for atom in mol.GetAtoms():
@@ -141,7 +150,7 @@ def mol_to_graph(mol: Chem.Mol, vocab: Vocabulary) -> MolGraph:
         of shape ``[N, N]`` (int8, 0 = no bond), with ``N = vocab.max_atoms``.
 
     Raises:
-        NoHeavyAtomsError, RadicalError, IsotopeError: See :func:`check_encodable`.
+        DummyAtomError, NoHeavyAtomsError, RadicalError, IsotopeError: See :func:`check_encodable`.
         TooManyAtomsError: If ``mol`` has more than ``vocab.max_atoms`` heavy atoms.
         UnknownAtomError: If ``mol`` contains an (element, charge) outside ``vocab``.
         UnknownBondError: If a kekulized bond type is outside ``vocab``.

@@ -1,3 +1,4 @@
+import errno
 import json
 import os
 import signal
@@ -134,7 +135,10 @@ def test_filter_writes_survivors_and_counts(tmp_path, capsys):
     assert out.read_text() == "CCO\nCCN\n"
     assert sdf.read_text().count("$$$$") == 2
     assert json.loads(counts.read_text())["rejected_brenk"] == 2
-    assert "rejected_pains" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "rejected_pains" in printed.out
+    assert "invalid_empty" in printed.out and "invalid_unparsable" in printed.out  # and why
+    assert printed.err.count("filtering") == 1 and "\r" not in printed.err  # the last line, once
     assert main(["filter", str(source), "-o", str(out), "--filters", "pains,lipinksi"]) == 1
     assert "unknown filter(s) ['lipinksi']; valid names" in capsys.readouterr().err
     # A threshold on a raw property: CCN (45.08 Da) passes, CCO (46.07 Da) does not.
@@ -148,7 +152,13 @@ def test_score_prints_means_over_valid_molecules(tmp_path, capsys):
     source.write_text("c1ccccc1\n\nC1CC\n")
     out = tmp_path / "scores.json"
     assert main(["score", str(source), "--rewards", "sa", "--json", str(out)]) == 0
-    assert json.loads(out.read_text()) == {"n_samples": 3, "n_valid": 1, "sa": 1.0}
+    assert json.loads(out.read_text()) == {
+        "n_samples": 3,
+        "n_valid": 1,
+        "invalid_empty": 1,
+        "invalid_unparsable": 1,
+        "sa": 1.0,
+    }
     assert main(["score", str(source), "--rewards", "sa,qde"]) == 1
     assert "unknown molecule reward(s) ['qde']" in capsys.readouterr().err
 
@@ -417,3 +427,46 @@ def test_a_killed_run_resumes_exactly_losing_at_most_one_interval(tmp_path):
     expected = load_file(straight / "checkpoint" / "model.safetensors")
     assert resumed.keys() == expected.keys()
     assert all(torch.equal(resumed[k], expected[k]) for k in expected)
+
+
+@pytest.mark.parametrize(
+    "fail_on_call, error, kept",
+    [
+        (3, OSError(errno.ENOSPC, "No space left on device"), 4),  # the second checkpoint
+        (1, PermissionError(errno.EACCES, "Permission denied"), None),  # read-only folder
+    ],
+)
+def test_a_full_disk_or_read_only_folder_fails_in_one_line_keeping_the_last_checkpoint(
+    tmp_path, monkeypatch, capsys, fail_on_call, error, kept
+):
+    import molgan.checkpoint
+
+    real_save, calls = molgan.checkpoint.save_file, []
+
+    def failing_save(tensors, filename, *args, **kwargs):
+        calls.append(filename)
+        if len(calls) >= fail_on_call:
+            raise error
+        return real_save(tensors, filename, *args, **kwargs)
+
+    monkeypatch.setattr(molgan.checkpoint, "save_file", failing_save)
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\npath = "{TINY}"\n[train]\nsteps = 12\nlog_every = 4\ncheckpoint_every = 4\n'
+        "eval_every = 12\neval_samples = 8\n"
+    )
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(config), "--out", str(run)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"molgan: error: cannot write checkpoint {run / 'checkpoint'}: ")
+    assert error.strerror in err
+    leftovers = [p.name for p in run.iterdir() if p.name.startswith(".")]
+    assert leftovers == []  # no half-written temporary checkpoint
+    if kept is None:
+        assert err.endswith("nothing was written") and not (run / "checkpoint").exists()
+    else:
+        assert err.endswith("the previous checkpoint there is intact")
+        assert json.loads((run / "checkpoint" / "state.json").read_text())["step"] == kept
+        monkeypatch.undo()
+        out = str(tmp_path / "s.smi")
+        assert main(["sample", "--checkpoint", str(run / "checkpoint"), "-n", "4", "-o", out]) == 0
