@@ -282,6 +282,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from molgan.config import Config, load_config
+    from molgan.distributed import init_world
     from molgan.model import MolGAN
     from molgan.threads import set_threads
     from molgan.training import NonFiniteLossError
@@ -296,12 +297,15 @@ def _train(args: argparse.Namespace) -> int:
         config = config.replace(data=data)
     if args.steps is not None:
         config = config.replace(train={"steps": args.steps})
+    world, device = init_world(args.device)  # one rank of a torchrun launch, or a lone process
     try:
-        MolGAN.train(config, args.out, device=args.device, resume=args.resume)
+        MolGAN.train(config, args.out, device=device, resume=args.resume, world=world)
     except NonFiniteLossError as err:
         print(f"molgan: training stopped: {err}", file=sys.stderr)
         return 1
-    print(f"checkpoint: {args.out / 'checkpoint'}  log: {args.out / 'log.csv'}")
+    if world.is_main:
+        ranks = f" ({world.size} processes)" if world.distributed else ""
+        print(f"checkpoint: {args.out / 'checkpoint'}  log: {args.out / 'log.csv'}{ranks}")
     return 0
 
 

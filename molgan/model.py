@@ -19,6 +19,7 @@ from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from molgan.chem import quiet_rdkit, strict_smiles
 from molgan.config import Config
 from molgan.data import MoleculeDataset, derive_vocabulary, graphs_to_batch
+from molgan.distributed import World
 from molgan.graph import MolGraph, graphs_to_mols
 from molgan.io import atomic_file, read_smiles, write_sample_record
 from molgan.models import GraphGenerator, build_generator
@@ -73,9 +74,19 @@ class MolGAN:
         device: str | None = None,
         resume: bool = False,
         progress: bool = True,
+        world: World | None = None,
     ) -> MolGAN:
-        """Train from ``config`` (or resume ``out_dir/checkpoint``) and return the model."""
-        vocab, graphs = load_training_graphs(config, progress=progress)
+        """Train from ``config`` (or resume ``out_dir/checkpoint``) and return the model.
+
+        ``world``: this process's rank under ``torchrun`` (:func:`molgan.distributed.init_world`);
+        rank 0 featurises and caches the data first, the other ranks then read the cache.
+        """
+        world = world or World()
+        if not world.is_main:
+            world.barrier()
+        vocab, graphs = load_training_graphs(config, progress=progress and world.is_main)
+        if world.is_main:
+            world.barrier()
         if resume:
             if out_dir is None or not (Path(out_dir) / "checkpoint").is_dir():
                 raise ValueError(f"--resume: no checkpoint under {out_dir}")
@@ -85,11 +96,18 @@ class MolGAN:
                 device=device,
                 out_dir=out_dir,
                 progress=progress,
+                world=world,
             )
             trainer.config = config  # a longer --steps may extend the resumed run
         else:
             trainer = Trainer(
-                config, vocab, graphs, device=device, out_dir=out_dir, progress=progress
+                config,
+                vocab,
+                graphs,
+                device=device,
+                out_dir=out_dir,
+                progress=progress,
+                world=world,
             )
         trainer.fit()
         return cls(trainer.sampler.eval(), vocab, config)

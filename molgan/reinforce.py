@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from molgan.config import Config
+from molgan.distributed import optimizer_step
 from molgan.graph import DenseGraph, MolGraph, graphs_to_smiles
 from molgan.losses import balance_scale, reinforce_loss, reward_loss, rl_generator_loss
 from molgan.models import Generator, RewardNetwork
@@ -247,6 +248,4 @@ class RewardLearner:
     def _fit(self, graphs: DenseGraph, n_real: int, rewards: np.ndarray) -> None:
         target = torch.as_tensor(rewards, dtype=torch.float32, device=self.device)
         loss = reward_loss(self.network(graphs), target)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        optimizer_step(loss, self.optimizer)

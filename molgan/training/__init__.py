@@ -6,7 +6,13 @@ drives any of them (schedule, EMA, evaluation, keep-best, logs, checkpoints).
 
 from molgan.training.graph_game import GraphGame, max_net_charge, max_valence
 from molgan.training.latent_family import LatentFamily
-from molgan.training.loop import FamilyModule, NonFiniteLossError, Trainer, resolve_device
+from molgan.training.loop import (
+    FamilyModule,
+    NonFiniteLossError,
+    RunFolderBusyError,
+    Trainer,
+    resolve_device,
+)
 from molgan.training.molgan_family import MolGANFamily
 
 __all__ = [
@@ -16,6 +22,7 @@ __all__ = [
     "LatentFamily",
     "MolGANFamily",
     "NonFiniteLossError",
+    "RunFolderBusyError",
     "Trainer",
     "max_net_charge",
     "max_valence",

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from molgan.config import Config
+from molgan.distributed import optimizer_step
 from molgan.graph import DenseGraph, MolGraph
 from molgan.losses import (
     entropy_regularizer,
@@ -133,9 +134,7 @@ class GraphGame:
 
     def update_discriminator(self, loss_d: torch.Tensor) -> None:
         """One Adam step of the critic on ``loss_d``."""
-        self.optimizer.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.optimizer.step()
+        optimizer_step(loss_d, self.optimizer)
 
     def observe(self, fake: DenseGraph, z: torch.Tensor) -> None:
         """Queue a generated batch for RDKit scoring (no-op without ``[reward] terms``)."""

@@ -20,6 +20,7 @@ import torch
 
 from molgan.checkpoint import load_checkpoint
 from molgan.config import Config
+from molgan.distributed import optimizer_step
 from molgan.graph import MolGraph
 from molgan.losses import get_gan_loss, gradient_penalty
 from molgan.models import Discriminator
@@ -167,11 +168,7 @@ class LatentFamily:
             noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
             logits = self.decoder(codes + ae.latent_noise * noise.to(codes.device))
             loss = reconstruction_loss(logits, real)
-        self.opt_ae.zero_grad(set_to_none=True)
-        loss.backward()
-        if ae.clip_grad:
-            torch.nn.utils.clip_grad_norm_(self.opt_ae.param_groups[0]["params"], ae.clip_grad)
-        self.opt_ae.step()
+        optimizer_step(loss, self.opt_ae, ae.clip_grad)
         return {"loss_ae": loss}
 
     def _gan_step(self, step: int) -> dict[str, torch.Tensor]:
@@ -192,9 +189,7 @@ class LatentFamily:
                 loss_d = loss_d + cfg.gp_weight * gradient_penalty(
                     self.critic, real_codes, fake_codes, self.rng
                 )
-        self.opt_c.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_c.step()
+        optimizer_step(loss_d, self.opt_c)
         losses = {"loss_d": loss_d}
         if self.discriminator is not None or self.game.rewards is not None:
             with autocast(self.config, self.device), torch.no_grad():
@@ -219,11 +214,7 @@ class LatentFamily:
                     loss_g = self.game.generator_terms(
                         loss_g, noise, logits, fake, self.generator, step
                     )
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            if cfg.clip_grad:
-                torch.nn.utils.clip_grad_norm_(self.opt_g.param_groups[0]["params"], cfg.clip_grad)
-            self.opt_g.step()
+            optimizer_step(loss_g, self.opt_g, cfg.clip_grad)
             losses["loss_g"] = loss_g
         return losses
 

@@ -9,8 +9,10 @@ evaluation of a sample (RDKit runs only there), ``best/``, ``log.csv`` and the c
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
+import fcntl
 import json
 import logging
 import math
@@ -24,13 +26,20 @@ import torch
 
 from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from molgan.config import Config
+from molgan.distributed import World
 from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.progress import ProgressBar
 from molgan.reinforce import RewardLearner
 from molgan.sampling import generate_graphs
 from molgan.vocab import Vocabulary
 
-__all__ = ["Trainer", "FamilyModule", "NonFiniteLossError", "resolve_device"]
+__all__ = [
+    "Trainer",
+    "FamilyModule",
+    "NonFiniteLossError",
+    "RunFolderBusyError",
+    "resolve_device",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +92,10 @@ class NonFiniteLossError(RuntimeError):
     """A loss became NaN or infinite; the message names the first step where it happened."""
 
 
+class RunFolderBusyError(ValueError):
+    """Another process is training into the same output folder."""
+
+
 def resolve_device(device: str | None = None) -> torch.device:
     """``"cuda"`` when available and not overridden, else ``"cpu"``.
 
@@ -110,6 +123,10 @@ class Trainer:
         progress: Show a tqdm bar with live validity and uniqueness.
         family: Builds the family module from ``(config, vocab, graphs, device, rng)``; default:
             ``FAMILIES[config.model.kind]``.
+        world: This process's rank under ``torchrun`` (:mod:`molgan.distributed`): the trainer
+            keeps every ``world.size``-th graph from ``world.rank`` on, seeds its draws with
+            ``seed + rank``, and only rank 0 evaluates, prints and writes files. Default: one
+            process.
     """
 
     def __init__(
@@ -122,7 +139,12 @@ class Trainer:
         out_dir: str | os.PathLike | None = None,
         progress: bool = True,
         family: Callable[..., FamilyModule] | None = None,
+        world: World | None = None,
     ) -> None:
+        self.world = world or World()
+        if self.world.distributed:
+            part = self.world.shard(len(graphs.atoms))
+            graphs = MolGraph(graphs.atoms[part], graphs.bonds[part])
         if len(graphs.atoms) == 0:
             raise ValueError("no training molecules")
         cfg = config.train
@@ -132,10 +154,13 @@ class Trainer:
             )
         if cfg.keep_best == "eval_reward" and not config.reward.terms:
             raise ValueError("keep_best = 'eval_reward' needs [reward] terms")
-        self.config, self.vocab, self.progress = config, vocab, progress
+        self.config, self.vocab = config, vocab
+        self.progress = progress and self.world.is_main
         self.device = resolve_device(device) if not isinstance(device, torch.device) else device
+        # Where rank 0 writes; the other ranks know the folder but never write to it.
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self._writes = self.out_dir is not None and self.world.is_main
+        self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed + self.world.rank)
         if family is None:
             from molgan.training import FAMILIES
 
@@ -202,12 +227,20 @@ class Trainer:
         Raises:
             NonFiniteLossError: If a loss became NaN/inf (checked at every log row).
         """
-        cfg = self.config.train
         total = steps if steps is not None else self.total_steps
+        with _RunLock(self.out_dir) if self._writes else contextlib.nullcontext():
+            self._run(total)
+        if self._writes:
+            self.plot(self.out_dir / "training.png")
+        return self.history
+
+    def _run(self, total: int) -> None:
+        """The loop proper: steps, log rows, evaluations, checkpoints."""
         bar = ProgressBar(
             total=total, initial=self.step, desc="training", unit="step", disable=not self.progress
         )
         started = time.perf_counter() - self.seconds
+        cfg = self.config.train
         try:
             while self.step < total:
                 self.train_step()
@@ -217,7 +250,7 @@ class Trainer:
                 if self.step % cfg.log_every == 0 or last:
                     row = self._log_row()
                     evaluated = self.step % cfg.eval_every == 0 or last
-                    if evaluated:
+                    if evaluated and self.world.is_main:
                         row.update(self.evaluate_sample(cfg.eval_samples))
                     self._record(row)
                     if evaluated:
@@ -229,9 +262,6 @@ class Trainer:
         finally:
             bar.close()
             self.module.close()
-        if self.out_dir is not None:
-            self.plot(self.out_dir / "training.png")
-        return self.history
 
     # -- evaluation, state, outputs ------------------------------------------------------------
 
@@ -268,6 +298,9 @@ class Trainer:
         rng = {"trainer": self.rng.get_state(), "torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        # Under torchrun every rank has its own draws: all of them go into the checkpoint.
+        for rank, states in enumerate(self.world.gather(rng)[1:], start=1):
+            rng.update({f"{name}.rank{rank}": state.cpu() for name, state in states.items()})
         module_weights, optimizers, module_extra = self.module.state()
         weights = {"generator": self.generator.state_dict(), **module_weights}
         if self.config.train.ema:
@@ -277,6 +310,7 @@ class Trainer:
             "history": self.history,
             "best": self.best,
             "seconds": self.seconds,
+            "world_size": self.world.size,
             # so a resumed run logs the same averages as an uninterrupted one
             "since_last_log": {
                 "sums": {name: float(total) for name, total in self._loss_sums.items()},
@@ -298,15 +332,28 @@ class Trainer:
         """Restore a :meth:`checkpoint` (same config and vocabulary)."""
         if checkpoint.vocab != self.vocab:
             raise ValueError("checkpoint vocabulary differs from the trainer's")
+        saved_size = int(checkpoint.extra.get("world_size", 1))
+        if saved_size != self.world.size:
+            raise ValueError(
+                f"the checkpoint was written by a run on {saved_size} process(es), this one has "
+                f"{self.world.size}: resume it with torchrun --nproc_per_node {saved_size} (or "
+                "start a new run from it with [train] init_from)"
+            )
         weights = checkpoint.weights
         self.generator.load_state_dict(weights["generator"])
         if self.config.train.ema:
             self.sampler.load_state_dict(weights.get("generator_ema", weights["generator"]))
         self.module.load_state(weights, checkpoint.optimizers, checkpoint.extra)
-        self.rng.set_state(checkpoint.rng["trainer"])
-        torch.set_rng_state(checkpoint.rng["torch"])
-        if "cuda" in checkpoint.rng and self.device.type == "cuda":
-            torch.cuda.set_rng_state(checkpoint.rng["cuda"], self.device)
+        suffix = f".rank{self.world.rank}" if self.world.rank else ""
+        rng = {
+            name: checkpoint.rng[name + suffix]
+            for name in ("trainer", "torch", "cuda")
+            if name + suffix in checkpoint.rng
+        }
+        self.rng.set_state(rng["trainer"])
+        torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
         self.step = checkpoint.step
         self.history = list(checkpoint.extra.get("history", []))
         self.best = dict(checkpoint.extra.get("best", self.best))
@@ -318,8 +365,12 @@ class Trainer:
         self._loss_counts.update(since.get("counts", {}))
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write :meth:`checkpoint` atomically to directory ``path``."""
-        return save_checkpoint(path, self.checkpoint())
+        """Write :meth:`checkpoint` atomically to directory ``path`` (on rank 0).
+
+        Under ``torchrun`` every rank calls this: the checkpoint gathers every rank's draws.
+        """
+        checkpoint = self.checkpoint()
+        return save_checkpoint(path, checkpoint) if self.world.is_main else Path(path)
 
     def plot(self, path: str | os.PathLike) -> None:
         """Plot losses and validity/uniqueness against the step into a PNG."""
@@ -365,9 +416,14 @@ class Trainer:
         key = self.config.train.keep_best
         if not key or self.out_dir is None:
             return
-        value = row["validity"] * row["uniqueness"] if key == "valid_unique" else row[key]
-        if self.best["value"] is None or value > self.best["value"]:
-            self.best = {"value": value, "step": self.step}
+        best = None
+        if self.world.is_main:  # only rank 0 evaluates; it tells the others
+            value = row["validity"] * row["uniqueness"] if key == "valid_unique" else row[key]
+            if self.best["value"] is None or value > self.best["value"]:
+                best = {"value": value, "step": self.step}
+        best = self.world.broadcast(best)
+        if best is not None:
+            self.best = best
             self.save(self.out_dir / "best")
 
     def _reset_accumulators(self) -> None:
@@ -387,9 +443,10 @@ class Trainer:
 
     def _check_finite(self) -> None:
         """Raise :class:`NonFiniteLossError` if a loss went NaN or infinite since the last check."""
-        first_bad = int(self._first_bad_step)
-        if first_bad < 0:
+        bad = [step for step in self.world.gather(int(self._first_bad_step)) if step >= 0]
+        if not bad:
             return
+        first_bad = min(bad)
         advice = (
             f"a loss became NaN or infinite at step {first_bad}; lower the learning rates "
             "([train] lr_generator and lr_discriminator, [autoencoder] lr) or raise [train] "
@@ -408,8 +465,9 @@ class Trainer:
         self._check_finite()
         row: dict[str, Any] = {"step": self.step, "seconds": round(self.seconds, 3)}
         for name in self.module.losses:  # a loss with no update since the last row is left out
-            if self._loss_counts.get(name):
-                row[name] = float(self._loss_sums[name]) / self._loss_counts[name]
+            if self._loss_counts.get(name):  # (the mean over the ranks under torchrun)
+                total = self.world.mean(self._loss_sums[name])
+                row[name] = float(total) / self._loss_counts[name]
         if self.rewards is not None:
             row["reward"] = self.rewards.pop_mean_reward()
         self._reset_accumulators()
@@ -422,7 +480,7 @@ class Trainer:
 
     def _record(self, row: dict[str, Any]) -> None:
         self.history.append(row)
-        if self.out_dir is None:
+        if not self._writes:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         log = self.out_dir / "log.csv"
@@ -436,3 +494,40 @@ class Trainer:
 
 def _short(value: float) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+class _RunLock:
+    """An exclusive lock on a run folder while a run writes to it.
+
+    Two ``molgan train`` processes started on the same ``--out`` (without ``torchrun``, which
+    makes them ranks of one run) would interleave their logs and overwrite each other's
+    checkpoints; the second one stops at once instead. The lock is ``fcntl.flock`` on
+    ``OUT/.lock``, released by the kernel when the process ends, however it ends.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / ".lock"
+        self._handle: Any = None
+
+    def __enter__(self) -> _RunLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            owner = handle.read().strip() or "?"
+            handle.close()
+            raise RunFolderBusyError(
+                f"{self.path.parent} is in use by another molgan train (pid {owner}); "
+                "choose another --out, or launch several processes with torchrun"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()  # closing the file releases the lock

@@ -14,6 +14,7 @@ import torch
 
 from molgan.checkpoint import load_checkpoint
 from molgan.config import Config, ModelConfig
+from molgan.distributed import optimizer_step
 from molgan.graph import DenseGraph, MolGraph
 from molgan.models import Discriminator, Generator
 from molgan.sampling import sample_dense_graph
@@ -98,11 +99,7 @@ class MolGANFamily:
                 z, logits, fake = self._generate()
                 loss_g = self.game.adversarial_loss(fake)
                 loss_g = self.game.generator_terms(loss_g, z, logits, fake, self.generator, step)
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            if cfg.clip_grad:
-                torch.nn.utils.clip_grad_norm_(self.generator.parameters(), cfg.clip_grad)
-            self.opt_g.step()
+            optimizer_step(loss_g, self.opt_g, cfg.clip_grad)
             losses["loss_g"] = loss_g
         return losses
 

@@ -470,3 +470,41 @@ def test_a_full_disk_or_read_only_folder_fails_in_one_line_keeping_the_last_chec
         monkeypatch.undo()
         out = str(tmp_path / "s.smi")
         assert main(["sample", "--checkpoint", str(run / "checkpoint"), "-n", "4", "-o", out]) == 0
+
+
+def test_torchrun_trains_one_model_on_two_processes_and_resumes_exactly(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\npath = "{TINY}"\n'
+        "[model]\nhidden = [32]\nconv_dims = [16]\nagg_dim = 16\nmlp_dims = [16]\n"
+        "[train]\nsteps = 16\nbatch_size = 4\nlog_every = 4\neval_every = 8\n"
+        'eval_samples = 8\ncheckpoint_every = 8\nkeep_best = "valid_unique"\n'
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2"]
+    train = [*launch, "-m", "molgan", "train", "--config", str(config), "--device", "cpu"]
+
+    def run(out: Path, *extra: str) -> None:
+        done = subprocess.run([*train, "--out", str(out), *extra], env=env, capture_output=True)
+        assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+    whole, halves = tmp_path / "whole", tmp_path / "halves"
+    run(whole)
+    state = json.loads((whole / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 16 and state["extra"]["world_size"] == 2
+    rows = (whole / "log.csv").read_text().splitlines()
+    assert [row.split(",")[0] for row in rows] == ["step", "4", "8", "12", "16"]  # rank 0 only
+    assert (whole / "best").is_dir()
+
+    run(halves, "--steps", "8")
+    run(halves, "--steps", "16", "--resume")
+    weights = [load_file(run / "checkpoint" / "model.safetensors") for run in (whole, halves)]
+    assert weights[0].keys() == weights[1].keys()
+    for name in weights[0]:
+        assert torch.equal(weights[0][name], weights[1][name]), name
+
+    samples = tmp_path / "s.smi"
+    argv = ["sample", "--checkpoint", str(whole / "checkpoint"), "-n", "8", "-o", str(samples)]
+    assert main(argv) == 0
+    # A lone process cannot resume a two-process run: the ranks' draws would be lost.
+    assert main(["train", "--config", str(config), "--out", str(whole), "--resume"]) == 1
