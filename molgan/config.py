@@ -205,6 +205,10 @@ class TrainConfig:
     train_decoder: bool = False
     """``kind = "latent"``: let the graph-space terms (graph critic, structure, RL) update the
     decoder too, not only G."""
+    reconstruction_weight: float = 0.0
+    """``kind = "latent"`` with ``train_decoder``: weight of the autoencoder's reconstruction loss
+    on a batch of training molecules in G's loss, so that a decoder tuned by the graph-space
+    terms still decodes every training code to its molecule; 0 = off."""
 
     def __post_init__(self) -> None:
         for name in _POSITIVE_COUNTS:

@@ -1,8 +1,9 @@
 """Progress bars that suit both a terminal and a log file.
 
 On a terminal a bar redraws in place (tqdm). Written to a log file or a CI console, tqdm's redraws
-pile up as hundreds of carriage-return-separated lines; there the bar stays silent while it runs
-and prints its final state once, when it closes.
+pile up as hundreds of carriage-return-separated lines; there the bar prints one plain line a
+minute while it runs (so a long run in a log shows it is alive) and its final state once, when
+it closes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from typing import Any
 
 from tqdm import tqdm
 
-__all__ = ["ProgressBar"]
+__all__ = ["ProgressBar", "LOG_INTERVAL"]
+
+LOG_INTERVAL = 60.0
+"""Seconds between the lines a bar writes to a log (off a terminal)."""
 
 
 class _Discard:
@@ -26,7 +30,7 @@ class _Discard:
 
 
 class ProgressBar(tqdm):
-    """``tqdm`` on a terminal; elsewhere, one line with the final count, time and rate.
+    """``tqdm`` on a terminal; elsewhere, a line a minute and the final line once.
 
     Takes tqdm's arguments (``total``, ``desc``, ``unit``, ``initial``, ``disable``, ...).
 
@@ -41,7 +45,19 @@ class ProgressBar(tqdm):
         if interactive is None:
             interactive = bool(getattr(stream, "isatty", lambda: False)())
         self._summary_stream = None if interactive else stream
+        if not interactive:
+            kwargs.setdefault("mininterval", LOG_INTERVAL)  # tqdm then displays this seldom
         super().__init__(*args, file=stream if interactive else _Discard(), **kwargs)
+
+    def display(self, msg: str | None = None, pos: int | None = None) -> None:
+        """Redraw on a terminal; in a log, write the current state as a line.
+
+        The final state is left to :meth:`close`, so that it is written once.
+        """
+        if self._summary_stream is None:
+            super().display(msg, pos)
+        elif self.n and self.n != self.total:
+            print(str(self), file=self._summary_stream, flush=True)
 
     def close(self) -> None:
         """Close the bar; off a terminal, print its final line (once, however often called)."""

@@ -214,9 +214,25 @@ class LatentFamily:
                     loss_g = self.game.generator_terms(
                         loss_g, noise, logits, fake, self.generator, step
                     )
+                if cfg.train_decoder and cfg.reconstruction_weight:
+                    loss_g = loss_g + cfg.reconstruction_weight * self._reconstruction()
             optimizer_step(loss_g, self.opt_g, cfg.clip_grad)
             losses["loss_g"] = loss_g
         return losses
+
+    def _reconstruction(self) -> torch.Tensor:
+        """The autoencoder's loss on a batch of training codes (with its training noise)."""
+        idx = torch.randint(
+            len(self._codes),
+            (self.config.train.batch_size,),
+            generator=self.rng,
+            device=self.rng.device,
+        )
+        real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
+        codes = self._codes[idx]
+        noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
+        logits = self.decoder(codes + self.config.autoencoder.latent_noise * noise.to(codes.device))
+        return reconstruction_loss(logits, real)
 
     def _freeze_autoencoder(self) -> None:
         """From the GAN stage on the encoder is fixed, and the decoder too unless trained.

@@ -134,6 +134,18 @@ def test_gan_stage_trains_g_and_critics_and_leaves_the_autoencoder_alone():
     assert {"loss_d", "loss_g", "loss_graph_d", "validity", "reconstruction"} <= set(last)
 
 
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_the_reconstruction_term_is_what_moves_a_trained_decoder_without_graph_terms(weight):
+    config = latent_config(train={"train_decoder": True, "reconstruction_weight": weight})
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    trainer.fit(steps=10)  # the autoencoder stage
+    before = _digest(trainer.module.decoder)
+    history = trainer.fit()
+    assert (_digest(trainer.module.decoder) != before) == bool(weight)
+    assert history[-1]["reconstruction"] >= 0.0
+
+
 def test_latent_resume_is_exact(tmp_path):
     config = latent_config(reward={"terms": ("validity",), "estimator": "reinforce", "n_jobs": 1})
     vocab, graphs = load_training_graphs(config, progress=False)
