@@ -136,6 +136,18 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--keep-invalid", action="store_true", help="an empty line per invalid")
     sample.add_argument("--device", default="cpu", help="cpu or cuda")
     sample.add_argument("--threads", type=int, default=None, help=_THREADS_HELP)
+    sample.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes decoding with RDKit (default: all cores, shared among torchrun ranks); "
+        "the output is the same for any number",
+    )
+    sample.add_argument(
+        "--merge",
+        action="store_true",
+        help="join the shards OUT.rankR-of-K.smi that a torchrun launch wrote into OUT",
+    )
     sample.set_defaults(handler=_sample)
 
     demo = commands.add_parser(
@@ -310,17 +322,47 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from molgan.distributed import init_world
+    from molgan.io import merge_sample_shards, shard_path
     from molgan.model import MolGAN
+    from molgan.streaming import default_jobs
     from molgan.threads import set_threads
 
+    if args.merge:
+        record = merge_sample_shards(args.out, args.sdf)
+        print(
+            f"merged {record['shards']} shards into {args.out}: {record['n_written']} lines "
+            f"({record['n_valid']} of {record['n_requested']} valid)"
+        )
+        return 0
     if args.n < 1:
         raise ValueError(f"-n must be positive, got {args.n}")
+    world, device = init_world(args.device)  # under torchrun: one shard per rank
+    jobs = args.jobs if args.jobs is not None else max(1, default_jobs() // world.size)
+    if jobs < 1:
+        raise ValueError(f"--jobs must be positive, got {jobs}")
     set_threads(args.threads)
-    model = MolGAN.load(args.checkpoint, device=args.device)
+    out, sdf, n, seed, record = args.out, args.sdf, args.n, args.seed, None
+    if world.distributed:
+        out = shard_path(args.out, world.rank, world.size)
+        sdf = shard_path(args.sdf, world.rank, world.size) if args.sdf else None
+        n, seed = world.share(args.n), world.rank_seed(args.seed)
+        record = {"rank": world.rank, "world_size": world.size, "base_seed": args.seed}
+    model = MolGAN.load(args.checkpoint, device=device)
     counts = model.write_samples(
-        args.n, args.out, seed=args.seed, keep_invalid=args.keep_invalid, sdf=args.sdf
+        n,
+        out,
+        seed=seed,
+        keep_invalid=args.keep_invalid,
+        sdf=sdf,
+        jobs=jobs,
+        progress=world.is_main,
+        record=record,
     )
-    print(f"wrote {counts['written']} lines to {args.out} ({counts['valid']} of {args.n} valid)")
+    print(f"wrote {counts['written']} lines to {out} ({counts['valid']} of {n} valid)")
+    world.barrier()
+    if world.distributed and world.is_main:
+        print(f"join the {world.size} shards with: molgan sample --merge -o {args.out}")
     return 0
 
 

@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
@@ -52,6 +53,32 @@ class World:
             [1, 4, 7]
         """
         return slice(self.rank, n, self.size)
+
+    def rank_seed(self, seed: int) -> int:
+        """The seed of this rank's random draws.
+
+        ``seed`` itself on rank 0 (so a single process is unchanged); on the others a seed
+        derived from ``(seed, rank)`` by NumPy's ``SeedSequence``, so that no two ranks, and no
+        rank of another seed, draw the same stream.
+
+        Examples:
+            >>> World().rank_seed(7), World(rank=1, size=2).rank_seed(7) != 8
+            (7, True)
+        """
+        if self.rank == 0:
+            return seed
+        return int(np.random.SeedSequence([seed, self.rank]).generate_state(1)[0])
+
+    def share(self, n: int) -> int:
+        """This rank's part of ``n`` items split as evenly as possible.
+
+        The first ``n % size`` ranks get one more.
+
+        Examples:
+            >>> [World(rank=r, size=3).share(10) for r in range(3)]
+            [4, 3, 3]
+        """
+        return n // self.size + (self.rank < n % self.size)
 
     def barrier(self) -> None:
         """Wait until every rank gets here."""

@@ -15,6 +15,7 @@ import gzip
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -32,10 +33,13 @@ __all__ = [
     "sample_record_path",
     "write_sample_record",
     "read_sample_record",
+    "shard_path",
+    "merge_sample_shards",
 ]
 
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _SMILES_COLUMN = "smiles"
+_SHARD_KEYS = ("seed", "rank", "world_size", "base_seed")  # a shard's own, not the merged file's
 _UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
@@ -139,6 +143,80 @@ def read_sample_record(path: str | os.PathLike) -> dict | None:
     if not isinstance(record, dict) or not keys <= record.keys():
         raise InputFileError(f"{record_path}: not a molgan sample record (needs {sorted(keys)})")
     return record
+
+
+def shard_path(path: str | os.PathLike, rank: int, size: int) -> Path:
+    """The file rank ``rank`` of ``size`` writes when a sample is drawn under ``torchrun``.
+
+    Examples:
+        >>> shard_path("runs/s.smi", 1, 4).as_posix()
+        'runs/s.rank1-of-4.smi'
+    """
+    path = Path(path)
+    return path.with_name(f"{path.stem}.rank{rank}-of-{size}{path.suffix}")
+
+
+def merge_sample_shards(path: str | os.PathLike, sdf: str | os.PathLike | None = None) -> dict:
+    """Join the shards that ``molgan sample`` wrote under ``torchrun`` into ``path``.
+
+    The shards (:func:`shard_path`) are concatenated in rank order, and so are the SD file's
+    shards when ``sdf`` is given; their sample records are summed into ``path``'s record, and
+    the shards are deleted. This is the same as ``cat`` of the shards in rank order.
+
+    Returns:
+        The merged sample record.
+
+    Raises:
+        InputFileError: If no shards are found, some are missing, or their records disagree.
+    """
+    path = Path(path)
+    pattern = re.compile(re.escape(path.stem) + r"\.rank(\d+)-of-(\d+)" + re.escape(path.suffix))
+    found = {}
+    for candidate in path.parent.glob(f"{path.stem}.rank*-of-*{path.suffix}"):
+        match = pattern.fullmatch(candidate.name)
+        if match:
+            found[(int(match[1]), int(match[2]))] = candidate
+    sizes = {size for _, size in found}
+    if not found:
+        raise InputFileError(f"{path}: no shards {shard_path(path, 0, 2).name}, ... to merge")
+    if len(sizes) > 1:
+        raise InputFileError(f"{path}: shards of runs with {sorted(sizes)} ranks; keep one run's")
+    size = sizes.pop()
+    missing = [rank for rank in range(size) if (rank, size) not in found]
+    if missing:
+        raise InputFileError(f"{path}: shards of ranks {missing} of {size} are missing")
+    shards = [found[(rank, size)] for rank in range(size)]
+    records = []
+    for shard in shards:
+        record = read_sample_record(shard)
+        if record is None:
+            raise InputFileError(f"{shard}: no sample record; was it written by molgan sample?")
+        records.append(record)
+    if len({r["keep_invalid"] for r in records}) > 1:
+        raise InputFileError(f"{path}: some shards kept invalid samples and some did not")
+    sdfs = [shard_path(sdf, rank, size) for rank in range(size)] if sdf is not None else []
+    for part in sdfs:
+        if not part.is_file():
+            raise InputFileError(f"{part}: no such SD shard")
+    for target, parts in ((path, shards), (sdf, sdfs)):
+        if parts:
+            with atomic_file(target) as out:
+                for part in parts:
+                    out.write(part.read_bytes())
+    merged = {
+        **{
+            k: v
+            for k, v in records[0].items()
+            if k not in ("seed", "rank", "world_size", "base_seed")
+        },
+        **{key: sum(r[key] for r in records) for key in ("n_requested", "n_valid", "n_written")},
+        "seed": records[0].get("base_seed", records[0]["seed"]),
+        "shards": size,
+    }
+    write_sample_record(path, merged)
+    for leftover in (*shards, *map(sample_record_path, shards), *sdfs):
+        leftover.unlink()
+    return merged
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

@@ -23,7 +23,9 @@ from molgan.distributed import World
 from molgan.graph import MolGraph, graphs_to_mols
 from molgan.io import atomic_file, read_smiles, write_sample_record
 from molgan.models import GraphGenerator, build_generator
+from molgan.progress import ProgressBar
 from molgan.sampling import generate_graphs
+from molgan.streaming import decode_stream
 from molgan.training import Trainer, resolve_device
 from molgan.vocab import Vocabulary
 
@@ -151,43 +153,47 @@ class MolGAN:
         keep_invalid: bool = False,
         sdf: str | os.PathLike | None = None,
         batch_size: int = 4096,
+        jobs: int = 1,
+        progress: bool = False,
+        record: dict | None = None,
     ) -> dict[str, int]:
         """Stream ``n`` samples to a SMILES file (and optionally an SDF) chunk by chunk.
 
-        Files are written under temporary names and renamed when complete, so an interrupted
-        run never leaves a truncated file behind. Memory stays bounded by ``batch_size``.
+        The generator draws chunks of ``batch_size`` here; ``jobs`` worker processes decode them
+        with RDKit (:mod:`molgan.streaming`). The output is the same for any ``jobs``. Files are
+        written under temporary names and renamed when complete, so an interrupted run never
+        leaves a truncated file behind; memory stays bounded whatever ``n`` is.
 
         Beside ``path`` goes its sample record (``<path>.json``, see
         :func:`molgan.io.sample_record_path`): samples requested, valid and written, and whether
         invalid ones were kept, so that ``molgan evaluate`` measures validity over every sample
-        drawn, not over the lines kept.
+        drawn, not over the lines kept; ``record`` adds fields to it.
 
         Returns:
             ``{"valid": ..., "written": ...}`` line counts.
         """
         counts = {"valid": 0, "written": 0}
-        with _maybe_atomic(path) as smi, _maybe_atomic(sdf) as sdf_handle:
-            writer = Chem.SDWriter(sdf_handle) if sdf_handle is not None else None
-            try:
-                for mol, smiles in self._decoded(n, seed, batch_size):
-                    counts["valid"] += smiles is not None
-                    if smiles is not None or keep_invalid:
-                        smi.write(f"{smiles or ''}\n")
-                        counts["written"] += 1
-                    if writer is not None and smiles is not None:
-                        writer.write(mol)
-            finally:  # RDKit's writer must let go of the file before it closes, even on error
-                if writer is not None:
-                    writer.close()
-        record = {
+        chunks = self.sample_graphs(n, seed, batch_size)
+        bar = ProgressBar(total=n, desc="sampling", unit="mol", disable=not progress)
+        with _maybe_atomic(path) as smi, _maybe_atomic(sdf) as sdf_handle, bar:
+            for decoded in decode_stream(chunks, self.vocab, jobs, molblocks=sdf is not None):
+                lines = [s or "" for s, _ in decoded if s is not None or keep_invalid]
+                smi.write("".join(f"{line}\n" for line in lines))
+                counts["written"] += len(lines)
+                counts["valid"] += sum(s is not None for s, _ in decoded)
+                if sdf_handle is not None:
+                    sdf_handle.write("".join(f"{b}$$$$\n" for _, b in decoded if b is not None))
+                bar.update(len(decoded))
+        sample_record = {
             "format": "molgan.samples/1",
             "n_requested": n,
             "n_valid": counts["valid"],
             "n_written": counts["written"],
             "keep_invalid": keep_invalid,
             "seed": seed,
+            **(record or {}),
         }
-        write_sample_record(path, record)
+        write_sample_record(path, sample_record)
         return counts
 
     def _decoded(

@@ -125,8 +125,8 @@ class Trainer:
             ``FAMILIES[config.model.kind]``.
         world: This process's rank under ``torchrun`` (:mod:`molgan.distributed`): the trainer
             keeps every ``world.size``-th graph from ``world.rank`` on, seeds its draws with
-            ``seed + rank``, and only rank 0 evaluates, prints and writes files. Default: one
-            process.
+            ``world.rank_seed(seed)``, and only rank 0 evaluates, prints and writes files.
+            Default: one process.
     """
 
     def __init__(
@@ -160,7 +160,7 @@ class Trainer:
         # Where rank 0 writes; the other ranks know the folder but never write to it.
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self._writes = self.out_dir is not None and self.world.is_main
-        self.rng = torch.Generator(device=self.device).manual_seed(cfg.seed + self.world.rank)
+        self.rng = torch.Generator(device=self.device).manual_seed(self.world.rank_seed(cfg.seed))
         if family is None:
             from molgan.training import FAMILIES
 

@@ -508,3 +508,27 @@ def test_torchrun_trains_one_model_on_two_processes_and_resumes_exactly(tmp_path
     assert main(argv) == 0
     # A lone process cannot resume a two-process run: the ranks' draws would be lost.
     assert main(["train", "--config", str(config), "--out", str(whole), "--resume"]) == 1
+
+
+def test_torchrun_samples_one_shard_per_rank_and_merge_joins_them(tmp_path, capsys):
+    out, sdf = tmp_path / "s.smi", tmp_path / "s.sdf"
+    argv = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m"]
+    argv += ["molgan", "sample", "--checkpoint", "qm9-molgan", "-n", "301", "-o", str(out)]
+    argv += ["--keep-invalid", "--sdf", str(sdf), "--jobs", "1"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(argv, env=env, capture_output=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    shards = [tmp_path / f"s.rank{r}-of-2.smi" for r in range(2)]
+    lines = [shard.read_text().splitlines() for shard in shards]
+    assert [len(part) for part in lines] == [151, 150]  # n split as evenly as possible
+    assert lines[0] != lines[1][: len(lines[0])]  # each rank its own seed
+
+    assert main(["sample", "--merge", "-o", str(out), "--sdf", str(sdf)]) == 0
+    assert out.read_text().splitlines() == lines[0] + lines[1]  # cat in rank order
+    record = json.loads((tmp_path / "s.smi.json").read_text())
+    n_valid = sum(1 for line in out.read_text().splitlines() if line)
+    assert (record["n_requested"], record["n_written"], record["n_valid"]) == (301, 301, n_valid)
+    assert sdf.read_text().count("$$$$") == n_valid
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.sdf", "s.smi", "s.smi.json"]
+    assert main(["sample", "--merge", "-o", str(out)]) == 1  # nothing left to merge
+    assert "no shards" in capsys.readouterr().err

@@ -31,11 +31,25 @@ def test_save_load_gives_identical_samples(tmp_path, graph_batch, vocab):
 def test_an_interrupted_sample_file_leaves_nothing_behind(tmp_path, monkeypatch):
     model = MolGAN.load("qm9-molgan")
 
-    def interrupted(self, n, seed, batch_size=4096):
-        yield Chem.MolFromSmiles("CCO"), "CCO"
+    def interrupted(chunks, vocab, jobs=1, molblocks=False):
+        yield [("CCO", Chem.MolToMolBlock(Chem.MolFromSmiles("CCO")))]
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(MolGAN, "_decoded", interrupted)
+    monkeypatch.setattr("molgan.model.decode_stream", interrupted)
     with pytest.raises(OSError, match="No space left"):
         model.write_samples(10, tmp_path / "s.smi", sdf=tmp_path / "s.sdf")
     assert list(tmp_path.iterdir()) == []  # no partial file, no temporary, no sample record
+
+
+def test_samples_written_by_worker_processes_are_the_same_for_any_number_of_jobs(tmp_path):
+    model = MolGAN.load("qm9-molgan")
+    expected = model.sample(5000, seed=3, keep_invalid=True)  # chunks of 4,096 and 904
+    files = {}
+    for jobs in (1, 3):
+        out, sdf = tmp_path / f"s{jobs}.smi", tmp_path / f"s{jobs}.sdf"
+        counts = model.write_samples(5000, out, seed=3, keep_invalid=True, sdf=sdf, jobs=jobs)
+        assert counts == {"valid": sum(1 for s in expected if s), "written": 5000}
+        files[jobs] = (out.read_text(), sdf.read_text())
+    assert files[1] == files[3]
+    assert files[1][0].splitlines() == expected
+    assert files[1][1].count("$$$$") == sum(1 for s in expected if s)
