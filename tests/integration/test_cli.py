@@ -460,7 +460,7 @@ def test_a_full_disk_or_read_only_folder_fails_in_one_line_keeping_the_last_chec
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"molgan: error: cannot write checkpoint {run / 'checkpoint'}: ")
     assert error.strerror in err
-    leftovers = [p.name for p in run.iterdir() if p.name.startswith(".")]
+    leftovers = [p.name for p in run.iterdir() if p.name.startswith(".checkpoint")]
     assert leftovers == []  # no half-written temporary checkpoint
     if kept is None:
         assert err.endswith("nothing was written") and not (run / "checkpoint").exists()
