@@ -34,12 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not hasattr(args, "handler"):
         parser.print_help()
         return _EXIT_USAGE
-    from molgan.graph import EncodingError
-    from molgan.io import InputFileError
-
     try:
         return args.handler(args) or 0
-    except (InputFileError, EncodingError, ValueError, OSError) as err:
+    # ValueError covers molgan's own errors (InputFileError, EncodingError, CheckpointError, ...);
+    # they are not imported here, so that a bad input fails before torch is imported.
+    except (ValueError, OSError) as err:
         print(f"molgan: error: {_one_line(err)}", file=sys.stderr)
         return 1
     except KeyError as err:  # an unknown registry name; the message lists the valid ones
@@ -260,8 +259,9 @@ def _evaluate(args: argparse.Namespace) -> int:
             f"{args.generated}: {len(generated)} lines, but {sample_record_path(args.generated)} "
             f"says molgan sample wrote {record['n_written']}; the file changed since"
         )
-    from molgan.data import QM9_PATH, QM9_SPLITS  # heavy imports after the input is known good
-    from molgan.metrics import evaluate
+    if args.train is None or args.test is None:  # the QM9 defaults (molgan.data imports PyG)
+        from molgan.data import QM9_PATH, QM9_SPLITS
+    from molgan.metrics import evaluate  # heavy imports after the input is known good
 
     train = read_smiles(args.train or QM9_PATH)
     reference = read_smiles(args.test or QM9_SPLITS["test"])
@@ -383,12 +383,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _filter(args: argparse.Namespace) -> int:
-    from molgan.chem import write_sdf
-    from molgan.filters import filter_smiles
     from molgan.io import read_smiles, write_smiles
 
-    names = _names(args.filters)
-    report = filter_smiles(read_smiles(args.input), names, progress=True)
+    smiles = read_smiles(args.input)  # a bad file fails before RDKit is imported
+    from molgan.chem import write_sdf
+    from molgan.filters import filter_smiles
+
+    report = filter_smiles(smiles, _names(args.filters), progress=True)
     counts = report.counts()
     print(_format_metrics(counts, title=f"molgan filter {args.input}"))
     kept = report.kept_unique if args.dedupe else report.kept
@@ -405,9 +406,11 @@ def _filter(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     from molgan.io import read_smiles
+
+    smiles = read_smiles(args.input)  # a bad file fails before RDKit is imported
     from molgan.rewards import mean_rewards
 
-    means = mean_rewards(read_smiles(args.input), _names(args.rewards))
+    means = mean_rewards(smiles, _names(args.rewards))
     print(_format_metrics(means, title=f"molgan score {args.input}"))
     if args.json:
         _write_json(args.json, means)
@@ -422,12 +425,17 @@ def _names(text: str) -> list[str]:
 
 
 def _data_stats(args: argparse.Namespace) -> int:
+    from molgan.io import read_smiles_lines
+
+    entries = read_smiles_lines(args.input)  # a bad file fails here, before torch is imported
     from molgan.data import data_stats
     from molgan.vocab import Vocabulary
 
     vocab = None if args.vocab == "data" else Vocabulary.qm9()
     transforms = ["strip_stereo"] * args.strip_stereo + ["largest_fragment"] * args.largest_fragment
-    report = data_stats(args.input, vocab, max_atoms=args.max_atoms, transforms=transforms)
+    report = data_stats(
+        args.input, vocab, max_atoms=args.max_atoms, transforms=transforms, entries=entries
+    )
     print(
         f"{args.input}: {report['round_trip_ok']} of {report['rows']} rows usable "
         f"({report['kept_rate']:.2%})"

@@ -157,6 +157,7 @@ def data_stats(
     *,
     max_atoms: int | None = None,
     transforms: Sequence[str] = (),
+    entries: tuple[list[str], list[int]] | None = None,
 ) -> dict:
     """Report how many rows of a SMILES file parse, encode and round-trip exactly, and why not.
 
@@ -166,6 +167,8 @@ def data_stats(
             (see :func:`derive_vocabulary`).
         max_atoms: ``N`` of a derived vocabulary (default: the largest molecule in the file).
         transforms: Clean-up applied first (:mod:`molgan.standardize`), as ``[data] transforms``.
+        entries: ``path``'s entries and their lines, if already read
+            (:func:`molgan.io.read_smiles_lines`).
 
     Returns:
         ``rows``, ``parsed``, ``encodable``, ``round_trip_ok``, ``round_trip_rate`` (round-trip
@@ -174,7 +177,7 @@ def data_stats(
         ``skipped``: reason -> ``{"count", "examples": [{"line", "smiles"}]}`` with 1-based lines.
     """
     path = Path(path)
-    smiles, lines = read_smiles_lines(path)
+    smiles, lines = entries or read_smiles_lines(path)
     vocab = vocab or derive_vocabulary(smiles, max_atoms, transforms=transforms)
     feats = featurize(smiles, vocab, transforms=transforms)
     not_parsed = sum(feats.skipped.get(r, 0) for r in _NOT_PARSED)
