@@ -2,6 +2,8 @@
 # Everything molgan measures on a lent GPU, in one call (results: docs/benchmarks.md, "GPU").
 #
 #   1. training throughput (benchmarks/train_speed.py): GAN steps, a RDKit-in-step port, RL steps;
+#   1b. streaming sampling on all of the machine's cores (benchmarks/sample_stream.py: the shipped
+#      latent model, generator on the GPU, 1 decoding job against all cores; SAMPLE_N molecules);
 #   2. the recipes named in RECIPES (default: the shipped latent model, configs/qm9-latent.toml
 #      then configs/qm9-latent-rl.toml, which starts from runs/qm9-latent), each trained on the
 #      GPU into runs/<name> and timed (time to quality, autoencoder included); the last one's
@@ -23,6 +25,7 @@ ROW_SECONDS=${ROW_SECONDS:-10}
 BATCHES=${BATCHES:-32 1024 4096}
 TRAIN_LIMIT=${TRAIN_LIMIT:-330}
 RECIPES=${RECIPES:-qm9-latent qm9-latent-rl}
+SAMPLE_N=${SAMPLE_N:-200000}
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
@@ -45,6 +48,10 @@ echo "== training throughput"
 # shellcheck disable=SC2086  # BATCHES is a list
 python3 benchmarks/train_speed.py --device "$DEVICE" --batches $BATCHES --seconds "$ROW_SECONDS" \
     --json "$OUT/train_speed.json" 2>&1 | tee "$OUT/train_speed.txt"
+
+echo "== streaming sampling, $SAMPLE_N molecules"
+python3 benchmarks/sample_stream.py --model qm9 -n "$SAMPLE_N" --jobs 1 "$(nproc)" \
+    --device "$DEVICE" 2>&1 | tee "$OUT/sample_stream.txt"
 
 for recipe in $RECIPES; do
     echo "== configs/$recipe.toml on $DEVICE (at most $TRAIN_LIMIT s)"

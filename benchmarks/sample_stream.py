@@ -11,6 +11,7 @@ the scale issue asks for a per-core throughput of at least 0.7 of it. The output
 ``--jobs`` value are compared byte for byte (the output must not depend on it).
 
 Usage: python benchmarks/sample_stream.py [--model qm9-molgan] [-n 1000000] [--jobs 1 2]
+       [--device cuda]
 Linux only (reads /proc).
 """
 
@@ -33,8 +34,9 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=1_000_000)
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--rdkit-sample", type=int, default=100_000, help="molecules timed")
+    parser.add_argument("--device", default="cpu", help="where the generator runs")
     args = parser.parse_args()
-    print(f"model {args.model}, n = {args.n:,}")
+    print(f"model {args.model} on {args.device}, n = {args.n:,}")
     print(
         "| jobs | wall (s) | start-up (s) | mol/s | mol/s per job | peak PSS, all processes (MiB) |"
     )
@@ -46,7 +48,8 @@ def main() -> None:
 
             def command(n: int, out: Path = out, jobs: int = jobs) -> list[str]:
                 argv = [sys.executable, "-m", "molgan", "sample", "--checkpoint", args.model]
-                return [*argv, "-n", str(n), "-o", str(out), "--keep-invalid", "--jobs", str(jobs)]
+                argv += ["--device", args.device, "-n", str(n), "-o", str(out)]
+                return [*argv, "--keep-invalid", "--jobs", str(jobs)]
 
             startup, _ = _run_polling_memory(command(1))
             seconds, peak = _run_polling_memory(command(args.n))
