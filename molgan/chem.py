@@ -10,6 +10,7 @@ import io
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import NamedTuple
 
 from rdkit import Chem, RDLogger
 
@@ -18,6 +19,7 @@ __all__ = [
     "InvalidSmilesError",
     "parse_smiles",
     "read_molecule",
+    "StrictMolecule",
     "strict_molecule",
     "smiles_to_mol",
     "mol_to_smiles",
@@ -70,12 +72,24 @@ def read_molecule(smiles: str) -> tuple[Chem.Mol | None, str]:
     return None, "fails_sanitization" if syntax_ok else "unparsable"
 
 
-def strict_molecule(smiles: str) -> tuple[Chem.Mol | None, str]:
+class StrictMolecule(NamedTuple):
+    """What :func:`strict_molecule` says of one SMILES."""
+
+    mol: Chem.Mol | None
+    """The molecule if it is strictly valid, else ``None``."""
+    reason: str
+    """Why it is not strictly valid; ``""`` when it is."""
+    smiles: str | None
+    """Its canonical SMILES if it is strictly valid, else ``None``."""
+
+
+def strict_molecule(smiles: str) -> StrictMolecule:
     """Parse ``smiles`` and judge strict validity (:func:`strict_smiles`), saying why not.
 
     Returns:
-        ``(mol, "")`` for a strictly valid molecule, else ``(None, reason)``: a reason of
-        :func:`read_molecule`, then ``"dummy_atom"`` (a ``*``) or ``"multi_fragment"``.
+        ``(mol, "", canonical SMILES)`` for a strictly valid molecule, else
+        ``(None, reason, None)``: a reason of :func:`read_molecule`, then ``"dummy_atom"`` (a
+        ``*``) or ``"multi_fragment"``.
 
     Examples:
         >>> [strict_molecule(s)[1] for s in ("CCO", "CC.O", "*CC", "C1CC")]
@@ -83,10 +97,10 @@ def strict_molecule(smiles: str) -> tuple[Chem.Mol | None, str]:
     """
     mol, reason = read_molecule(smiles)
     if mol is None:
-        return None, reason
-    if any(atom.GetAtomicNum() == 0 for atom in mol.GetAtoms()):
-        return None, "dummy_atom"
-    return (None, "multi_fragment") if len(Chem.GetMolFrags(mol)) > 1 else (mol, "")
+        return StrictMolecule(None, reason, None)
+    canonical = Chem.MolToSmiles(mol)
+    reason = _strict_failure(canonical)
+    return StrictMolecule(None, reason, None) if reason else StrictMolecule(mol, "", canonical)
 
 
 class InvalidSmilesError(ValueError):
@@ -156,8 +170,17 @@ def strict_smiles(mol: Chem.Mol | None) -> str | None:
     if mol is None or mol.GetNumAtoms() == 0:
         return None
     smiles = Chem.MolToSmiles(mol)
-    # Dummy atoms always print as "*" (bare, bracketed or isotope-labelled) and fragments as ".".
-    return None if "." in smiles or "*" in smiles else smiles
+    return None if _strict_failure(smiles) else smiles
+
+
+def _strict_failure(canonical: str) -> str:
+    """Why a sanitised molecule's canonical SMILES is not strictly valid, ``""`` if it is.
+
+    Dummy atoms always print as ``*`` (bare, bracketed or isotope-labelled) and fragments as ``.``.
+    """
+    if "*" in canonical:
+        return "dummy_atom"
+    return "multi_fragment" if "." in canonical else ""
 
 
 def write_sdf(

@@ -325,8 +325,7 @@ def _sample(args: argparse.Namespace) -> int:
     from molgan.distributed import init_world
     from molgan.io import merge_sample_shards, shard_path
     from molgan.model import MolGAN
-    from molgan.streaming import default_jobs
-    from molgan.threads import set_threads
+    from molgan.threads import available_cores, set_threads
 
     if args.merge:
         record = merge_sample_shards(args.out, args.sdf)
@@ -338,7 +337,7 @@ def _sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise ValueError(f"-n must be positive, got {args.n}")
     world, device = init_world(args.device)  # under torchrun: one shard per rank
-    jobs = args.jobs if args.jobs is not None else max(1, default_jobs() // world.size)
+    jobs = args.jobs if args.jobs is not None else max(1, available_cores() // world.size)
     if jobs < 1:
         raise ValueError(f"--jobs must be positive, got {jobs}")
     set_threads(args.threads)

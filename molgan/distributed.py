@@ -126,10 +126,10 @@ def init_world(device: str | None = None) -> tuple[World, str | None]:
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return World(), device
+    from molgan.training.loop import resolve_device  # (the loop imports this module)
+
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    cuda = device in (None, "auto", "cuda") and torch.cuda.is_available()
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
+    cuda = resolve_device(device).type == "cuda"
     if cuda:
         torch.cuda.set_device(local_rank)
         device = f"cuda:{local_rank}"

@@ -274,12 +274,12 @@ def filter_smiles(
     passed = np.zeros((len(smiles), len(checks)), dtype=bool)
     with quiet_rdkit():
         for i, text in enumerate(ProgressBar(smiles, desc="filtering", disable=not progress)):
-            mol, reason = strict_molecule(text)
-            canonical.append(None if mol is None else Chem.MolToSmiles(mol))
-            if mol is None:
-                invalid[reason] += 1
+            judged = strict_molecule(text)
+            canonical.append(judged.smiles)
+            if judged.mol is None:
+                invalid[judged.reason] += 1
             else:
-                passed[i] = [check(mol) for check in checks]
+                passed[i] = [check(judged.mol) for check in checks]
     return FilterReport(canonical, tuple(filters), passed, dict(invalid.most_common()))
 
 

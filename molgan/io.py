@@ -204,11 +204,7 @@ def merge_sample_shards(path: str | os.PathLike, sdf: str | os.PathLike | None =
                 for part in parts:
                     out.write(part.read_bytes())
     merged = {
-        **{
-            k: v
-            for k, v in records[0].items()
-            if k not in ("seed", "rank", "world_size", "base_seed")
-        },
+        **{k: v for k, v in records[0].items() if k not in _SHARD_KEYS},
         **{key: sum(r[key] for r in records) for key in ("n_requested", "n_valid", "n_written")},
         "seed": records[0].get("base_seed", records[0]["seed"]),
         "shards": size,

@@ -344,8 +344,8 @@ def mean_rewards(
         raise KeyError(f"unknown molecule reward(s) {unknown}; valid names: {', '.join(REWARDS)}")
     with quiet_rdkit():
         judged = [strict_molecule(s) for s in smiles]
-    valid = [Chem.MolToSmiles(mol) for mol, _ in judged if mol is not None]
-    invalid = Counter(reason for mol, reason in judged if mol is None)
+    valid = [j.smiles for j in judged if j.smiles is not None]
+    invalid = Counter(j.reason for j in judged if j.smiles is None)
     result: dict[str, float | int | None] = {"n_samples": len(smiles), "n_valid": len(valid)}
     result.update({f"invalid_{reason}": count for reason, count in invalid.most_common()})
     with RewardScorer(Objective(tuple(names)), n_jobs=n_jobs) as scorer:

@@ -11,7 +11,6 @@ with the number of samples.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections import deque
 from collections.abc import Iterable, Iterator
 
@@ -22,21 +21,13 @@ from molgan.chem import quiet_rdkit, strict_smiles
 from molgan.graph import MolGraph, decode_arrays
 from molgan.vocab import Vocabulary
 
-__all__ = ["DECODE_CHUNK", "default_jobs", "decode_stream"]
+__all__ = ["DECODE_CHUNK", "decode_stream"]
 
 DECODE_CHUNK = 1024
 """Graphs per worker task: large enough to amortise the transfer, small enough to balance."""
 
 Decoded = tuple[str | None, str | None]
 """One sample: its strict canonical SMILES (``None``: invalid) and its mol block (or ``None``)."""
-
-
-def default_jobs() -> int:
-    """The cores this process may run on (its CPU affinity), at least 1."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def decode_stream(

@@ -164,10 +164,7 @@ class LatentFamily:
             group["lr"] = one_cycle_lr(step, self.ae_steps, ae.lr)
         with autocast(self.config, self.device):
             real = real_batch(self.graphs, ae.batch_size, self.rng, self.vocab)
-            codes = self.encoder(real)  # [B, Z]
-            noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
-            logits = self.decoder(codes + ae.latent_noise * noise.to(codes.device))
-            loss = reconstruction_loss(logits, real)
+            loss = reconstruction_loss(self._decode_noisy(self.encoder(real)), real)
         optimizer_step(loss, self.opt_ae, ae.clip_grad)
         return {"loss_ae": loss}
 
@@ -177,9 +174,7 @@ class LatentFamily:
         if not self._frozen:
             self._freeze_autoencoder()
         with autocast(self.config, self.device):
-            idx = torch.randint(
-                len(self._codes), (cfg.batch_size,), generator=self.rng, device=self.rng.device
-            )
+            idx = self._code_batch()
             real_codes = self._codes[idx]  # [B, Z]
             with torch.no_grad():
                 noise = self.generator.sample_z(cfg.batch_size, self.rng)  # [B, z_dim]
@@ -222,17 +217,19 @@ class LatentFamily:
 
     def _reconstruction(self) -> torch.Tensor:
         """The autoencoder's loss on a batch of training codes (with its training noise)."""
-        idx = torch.randint(
-            len(self._codes),
-            (self.config.train.batch_size,),
-            generator=self.rng,
-            device=self.rng.device,
-        )
+        idx = self._code_batch()
         real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
-        codes = self._codes[idx]
+        return reconstruction_loss(self._decode_noisy(self._codes[idx]), real)
+
+    def _decode_noisy(self, codes: torch.Tensor) -> torch.Tensor:
+        """The decoder's logits for ``codes`` plus the autoencoder's training noise."""
         noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
-        logits = self.decoder(codes + self.config.autoencoder.latent_noise * noise.to(codes.device))
-        return reconstruction_loss(logits, real)
+        return self.decoder(codes + self.config.autoencoder.latent_noise * noise.to(codes.device))
+
+    def _code_batch(self) -> torch.Tensor:
+        """``[B]`` indices of training codes drawn with replacement (``B``: [train] batch_size)."""
+        size = (self.config.train.batch_size,)
+        return torch.randint(len(self._codes), size, generator=self.rng, device=self.rng.device)
 
     def _freeze_autoencoder(self) -> None:
         """From the GAN stage on the encoder is fixed, and the decoder too unless trained.

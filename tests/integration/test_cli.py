@@ -366,6 +366,16 @@ def test_evaluate_of_a_sample_file_with_no_valid_molecule(tmp_path):
     assert json.loads(out.read_text())["validity"] == 0.0
 
 
+def _train_checkpointing_every_4_of_12_steps(tmp_path: Path, run: Path) -> int:
+    """``molgan train`` of the default model on tiny.smi, 12 steps, a checkpoint every 4."""
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'[data]\npath = "{TINY}"\n[train]\nsteps = 12\nlog_every = 4\ncheckpoint_every = 4\n'
+        "eval_every = 12\neval_samples = 8\n"
+    )
+    return main(["train", "--config", str(config), "--out", str(run)])
+
+
 @pytest.mark.parametrize("first_bad, saved", [(6, 4), (0, None)])
 def test_a_diverging_run_stops_in_one_line_and_keeps_the_last_good_checkpoint(
     tmp_path, monkeypatch, capsys, first_bad, saved
@@ -379,13 +389,8 @@ def test_a_diverging_run_stops_in_one_line_and_keeps_the_last_good_checkpoint(
         return {k: v * float("nan") for k, v in losses.items()} if step >= first_bad else losses
 
     monkeypatch.setattr(MolGANFamily, "train_step", diverging)
-    config = tmp_path / "c.toml"
-    config.write_text(
-        f'[data]\npath = "{TINY}"\n[train]\nsteps = 12\nlog_every = 4\ncheckpoint_every = 4\n'
-        "eval_every = 12\neval_samples = 8\n"
-    )
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--out", str(run)]) == 1
+    assert _train_checkpointing_every_4_of_12_steps(tmp_path, run) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("molgan: training stopped:")
     assert f"NaN or infinite at step {first_bad + 1}" in err
@@ -450,13 +455,8 @@ def test_a_full_disk_or_read_only_folder_fails_in_one_line_keeping_the_last_chec
         return real_save(tensors, filename, *args, **kwargs)
 
     monkeypatch.setattr(molgan.checkpoint, "save_file", failing_save)
-    config = tmp_path / "c.toml"
-    config.write_text(
-        f'[data]\npath = "{TINY}"\n[train]\nsteps = 12\nlog_every = 4\ncheckpoint_every = 4\n'
-        "eval_every = 12\neval_samples = 8\n"
-    )
     run = tmp_path / "run"
-    assert main(["train", "--config", str(config), "--out", str(run)]) == 1
+    assert _train_checkpointing_every_4_of_12_steps(tmp_path, run) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"molgan: error: cannot write checkpoint {run / 'checkpoint'}: ")
     assert error.strerror in err
