@@ -1,33 +1,44 @@
 #!/usr/bin/env bash
 # Everything molgan measures on a lent GPU, in one call (results: docs/benchmarks.md, "GPU").
+# TASKS (default "speed sample recipes") picks what runs, in this order:
+#   speed    training throughput (benchmarks/train_speed.py) of both families at BATCHES, eager
+#            fp32 against compiled (COMPILE_MODES, default CUDA graphs) in bfloat16, plus the
+#            RDKit-in-step and RL rows; MOSES-sized latent rows with MOSES_SPEED=1;
+#   sample   streaming sampling on all of the machine's cores (benchmarks/sample_stream.py: the
+#            shipped latent model, generator on the GPU, 1 decoding job against all cores);
+#   recipes  the recipes named in RECIPES (default: configs/qm9-latent.toml, then
+#            configs/qm9-latent-rl.toml, which starts from runs/qm9-latent), each trained into
+#            runs/<name> and timed; the last one's export comes back as a tarball;
+#   moses    configs/moses-latent-gpu.toml trained in MOSES_SECONDS of GPU time, its steps sized
+#            by benchmarks/timed_recipe.py; its export comes back as a tarball, to be sampled
+#            and evaluated on the CPU box (python benchmarks/moses.py --model DIR).
 #
-#   1. training throughput (benchmarks/train_speed.py): GAN steps, a RDKit-in-step port, RL steps;
-#   1b. streaming sampling on all of the machine's cores (benchmarks/sample_stream.py: the shipped
-#      latent model, generator on the GPU, 1 decoding job against all cores; SAMPLE_N molecules);
-#   2. the recipes named in RECIPES (default: the shipped latent model, configs/qm9-latent.toml
-#      then configs/qm9-latent-rl.toml, which starts from runs/qm9-latent), each trained on the
-#      GPU into runs/<name> and timed (time to quality, autoencoder included); the last one's
-#      exported checkpoint comes back as a tarball, to be sampled and evaluated elsewhere.
-#      RECIPES=qm9-molgan times the MolGAN-family recipe instead.
-#
-# On the device machine, from the repository root:  bash benchmarks/gpu.sh
-# It writes at most 9 files under $OUT (default runs/gpu). The device's Python has torch and
+# On the device machine, from the repository root:  TASKS="speed sample" bash benchmarks/gpu.sh
+# Under $OUT (default runs/gpu) it writes gpu.log (everything printed), the JSON and CSV results,
+# and each exported model as a tarball split into parts under 16 MiB (`cat NAME.tar.gz.part-* |
+# tar -xz` joins them): at most 8 files, what a lent machine sends back. The device's Python has torch and
 # torch-geometric but no rdkit: put the rdkit and fcd wheels for it in .whl/ first, e.g.
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 -d .whl rdkit==2026.9.1 fcd==1.2.2
 # A dry run on a CPU: DEVICE=cpu STEPS=20 ROW_SECONDS=1 BATCHES="32" RECIPES=qm9-molgan \
-#   bash benchmarks/gpu.sh
+#   COMPILE_MODES=default MOSES_SECONDS=30 MOSES_CONFIG=a-smaller-batch.toml bash benchmarks/gpu.sh
 set -uo pipefail
 OUT=${OUT:-runs/gpu}
 DEVICE=${DEVICE:-cuda}
 STEPS=${STEPS:-}
 ROW_SECONDS=${ROW_SECONDS:-10}
-BATCHES=${BATCHES:-32 1024 4096}
+TASKS=${TASKS:-speed sample recipes}
+BATCHES=${BATCHES:-32 1024 8192}
+COMPILE_MODES=${COMPILE_MODES:-reduce-overhead}
+MOSES_SECONDS=${MOSES_SECONDS:-330}
+MOSES_CONFIG=${MOSES_CONFIG:-configs/moses-latent-gpu.toml}
+MOSES_SPEED=${MOSES_SPEED:-}
 TRAIN_LIMIT=${TRAIN_LIMIT:-330}
 RECIPES=${RECIPES:-qm9-latent qm9-latent-rl}
 SAMPLE_N=${SAMPLE_N:-200000}
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
+exec > >(tee -a "$OUT/gpu.log") 2>&1
 export PYTHONUNBUFFERED=1
 if compgen -G ".whl/*.whl" >/dev/null && ! python3 -c "import rdkit" 2>/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
@@ -42,17 +53,44 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
     echo "cpus: $(nproc)"
     python3 -c "import sys, torch, torch_geometric, rdkit; print('python', sys.version.split()[0], \
 'torch', torch.__version__, 'torch_geometric', torch_geometric.__version__, 'rdkit', rdkit.__version__)"
-} 2>&1 | tee "$OUT/machine.txt"
+}
 
-echo "== training throughput"
-# shellcheck disable=SC2086  # BATCHES is a list
-python3 benchmarks/train_speed.py --device "$DEVICE" --batches $BATCHES --seconds "$ROW_SECONDS" \
-    --json "$OUT/train_speed.json" 2>&1 | tee "$OUT/train_speed.txt"
+has() { [[ " $TASKS " == *" $1 "* ]]; }
+# Export run $1 as $OUT/$2.tar.gz.part-NN (parts under the 16 MiB a file may have on the way back).
+ship() {
+    python3 -m molgan export "$1" "$WORK/$2" >/dev/null &&
+        tar -czf - -C "$WORK" "$2" | split -b 15M -d - "$OUT/$2.tar.gz.part-"
+}
 
-echo "== streaming sampling, $SAMPLE_N molecules"
-python3 benchmarks/sample_stream.py --model qm9 -n "$SAMPLE_N" --jobs 1 "$(nproc)" \
-    --device "$DEVICE" 2>&1 | tee "$OUT/sample_stream.txt"
+if has speed; then
+    echo "== training throughput, eager fp32"
+    # shellcheck disable=SC2086  # BATCHES is a list
+    python3 benchmarks/train_speed.py --device "$DEVICE" --batches $BATCHES --modes eager \
+        --seconds "$ROW_SECONDS" ${MOSES_SPEED:+--moses} --json "$OUT/train_speed.json"
+    echo "== training throughput, compiled ($COMPILE_MODES), bfloat16"
+    # shellcheck disable=SC2086  # BATCHES and COMPILE_MODES are lists
+    python3 benchmarks/train_speed.py --device "$DEVICE" --batches $BATCHES \
+        --modes $COMPILE_MODES --amp --no-rl --seconds "$ROW_SECONDS" ${MOSES_SPEED:+--moses} \
+        --json "$OUT/train_speed_fast.json"
+fi
 
+if has sample; then
+    echo "== streaming sampling, $SAMPLE_N molecules"
+    python3 benchmarks/sample_stream.py --model qm9 -n "$SAMPLE_N" --jobs 1 "$(nproc)" \
+        --device "$DEVICE"
+fi
+
+if has moses; then
+    echo "== $MOSES_CONFIG in $MOSES_SECONDS s of training"
+    python3 benchmarks/timed_recipe.py --config "$MOSES_CONFIG" --device "$DEVICE" \
+        --seconds "$MOSES_SECONDS" --out runs/moses-gpu --json "$OUT/moses_timing.json" \
+        2>&1 | tr '\r' '\n' | grep -v Warning
+    cp runs/moses-gpu/log.csv "$OUT/moses_log.csv"
+    ship runs/moses-gpu moses-gpu
+fi
+
+has recipes || RECIPES=""
+recipe=""
 for recipe in $RECIPES; do
     echo "== configs/$recipe.toml on $DEVICE (at most $TRAIN_LIMIT s)"
     start=$(date +%s.%N)
@@ -61,14 +99,12 @@ for recipe in $RECIPES; do
     status=$?
     end=$(date +%s.%N)
     tail -c 2000 "$WORK/train.log" | tr '\r' '\n' | tail -n 5
-    python3 - "$start" "$end" "$status" "$recipe" <<'EOF' | tee -a "$OUT/train_times.txt"
+    python3 - "$start" "$end" "$status" "$recipe" <<'EOF'
 import sys
 start, end, status, recipe = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 print(f"{recipe}: exit {status}; wall {end - start:.1f} s" + (" (timed out)" if status == 124 else ""))
 EOF
     cp "runs/$recipe/log.csv" "$OUT/${recipe}_log.csv" 2>/dev/null
 done
-if python3 -m molgan export "runs/$recipe" "$WORK/$recipe-gpu" >/dev/null 2>&1; then
-    tar -czf "$OUT/$recipe-gpu.tar.gz" -C "$WORK" "$recipe-gpu"
-fi
+[[ -n $recipe ]] && ship "runs/$recipe" "$recipe-gpu"
 ls -la "$OUT"

@@ -23,6 +23,7 @@ __all__ = [
     "AutoencoderConfig",
     "Config",
     "MODEL_KINDS",
+    "COMPILE_MODES",
     "load_config",
     "config_from_dict",
     "dump_config",
@@ -181,6 +182,9 @@ class TrainConfig:
     """Steps between checkpoints (one is always written at the end)."""
     amp: bool = False
     """bfloat16 autocast on CUDA (ignored on CPU)."""
+    compile: str = ""
+    """``torch.compile`` the networks of the step: ``"default"``, ``"reduce-overhead"`` (also CUDA
+    graphs on a GPU) or ``"max-autotune"``; empty = eager (``molgan.training.acceleration``)."""
     clip_grad: float = 0.0
     """Clip the generator's gradient to this L2 norm before each update (0 = off): guards the RL
     phase against the rare huge step that throws a trained generator into collapse."""
@@ -215,7 +219,14 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"[train] {name} must be a positive integer, got {value!r}")
+        if self.compile not in COMPILE_MODES:
+            raise ValueError(
+                f"[train] compile must be one of {list(COMPILE_MODES)}, got {self.compile!r}"
+            )
 
+
+COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
+"""The values of ``[train] compile``: off, or a ``torch.compile`` mode."""
 
 _POSITIVE_COUNTS = (
     "steps",

@@ -9,7 +9,6 @@ family's ``decoder(G(noise))`` is scored by it in graph-space fine-tuning. Nothi
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -27,9 +26,10 @@ from molgan.losses import (
 from molgan.models import GraphCritic
 from molgan.reinforce import RewardLearner
 from molgan.sampling import softmax_graph
+from molgan.training.acceleration import compiled
 from molgan.vocab import Vocabulary
 
-__all__ = ["GraphGame", "real_batch", "autocast", "max_valence", "max_net_charge"]
+__all__ = ["GraphGame", "real_batch", "max_valence", "max_net_charge"]
 
 
 def real_batch(graphs: MolGraph, batch_size: int, rng: torch.Generator, vocab: Vocabulary):
@@ -46,13 +46,6 @@ def real_batch(graphs: MolGraph, batch_size: int, rng: torch.Generator, vocab: V
     """
     idx = torch.randint(len(graphs.atoms), (batch_size,), generator=rng, device=rng.device)
     return MolGraph(graphs.atoms[idx], graphs.bonds[idx]).one_hot(vocab)
-
-
-def autocast(config: Config, device: torch.device):
-    """bfloat16 autocast when ``[train] amp`` is on and the device is a GPU, else nothing."""
-    if config.train.amp and device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
 
 
 def max_valence(graphs: MolGraph, vocab: Vocabulary) -> torch.Tensor:
@@ -102,6 +95,9 @@ class GraphGame:
         self.config, self.rng, self.rl_start = config, rng, rl_start
         self.gan_loss = get_gan_loss(cfg.loss)
         self.discriminator = discriminator
+        # Its first-order scores (compiled with [train] compile); the gradient penalty's double
+        # backward calls the eager network.
+        self._score = compiled(discriminator, cfg.compile) if discriminator is not None else None
         self.rewards = RewardLearner(config, vocab, graphs, device) if config.reward.terms else None
         self.bond_orders = torch.tensor(vocab.bond_orders, device=device)  # [Y]
         self.max_valence = max_valence(graphs, vocab).to(device)  # [T]
@@ -120,8 +116,8 @@ class GraphGame:
     def discriminator_loss(self, real: DenseGraph, fake: DenseGraph) -> torch.Tensor:
         """The critic's loss on one-hot ``real`` and detached ``fake`` graphs (GP, entropy)."""
         cfg = self.config.train
-        real_scores = self.discriminator(real)  # [B, 1]
-        fake_scores = self.discriminator(fake)  # [B, 1]
+        real_scores = self._score(real)  # [B, 1]
+        fake_scores = self._score(fake)  # [B, 1]
         loss_d = self.gan_loss.discriminator(real_scores, fake_scores)
         if self.gan_loss.uses_gradient_penalty:
             loss_d = loss_d + cfg.gp_weight * gradient_penalty(
@@ -143,7 +139,7 @@ class GraphGame:
 
     def adversarial_loss(self, fake: DenseGraph) -> torch.Tensor:
         """The generator's adversarial loss against the graph critic."""
-        return self.gan_loss.generator(self.discriminator(fake))
+        return self.gan_loss.generator(self._score(fake))
 
     def generator_terms(
         self,

@@ -31,7 +31,8 @@ from molgan.models.autoencoder import (
     reconstruction_loss,
 )
 from molgan.sampling import logits_to_graph, sample_dense_graph
-from molgan.training.graph_game import GraphGame, autocast, real_batch
+from molgan.training.acceleration import autocast, compiled
+from molgan.training.graph_game import GraphGame, real_batch
 from molgan.vocab import Vocabulary
 
 __all__ = ["LatentFamily", "encode_graphs", "one_cycle_lr", "reconstruction_rate"]
@@ -113,6 +114,12 @@ class LatentFamily:
         self.game.build_optimizer()
         self._graph_start = self.ae_steps + int(cfg.graph_start * cfg.steps)
         self._frozen = False
+        # The step's forward passes (compiled with [train] compile); the gradient penalty's
+        # double backward calls the eager critic.
+        self._encode = compiled(self.encoder, cfg.compile)
+        self._decode = compiled(self.decoder, cfg.compile)
+        self._codes_of = compiled(self.generator.codes, cfg.compile)
+        self._critique = compiled(self.critic, cfg.compile)
 
     @property
     def discriminator(self) -> Discriminator | None:
@@ -162,9 +169,9 @@ class LatentFamily:
         ae = self.config.autoencoder
         for group in self.opt_ae.param_groups:
             group["lr"] = one_cycle_lr(step, self.ae_steps, ae.lr)
-        with autocast(self.config, self.device):
+        with autocast(self.config.train.amp, self.device):
             real = real_batch(self.graphs, ae.batch_size, self.rng, self.vocab)
-            loss = reconstruction_loss(self._decode_noisy(self.encoder(real)), real)
+            loss = reconstruction_loss(self._decode_noisy(self._encode(real)), real)
         optimizer_step(loss, self.opt_ae, ae.clip_grad)
         return {"loss_ae": loss}
 
@@ -173,13 +180,15 @@ class LatentFamily:
         gan_step = step - self.ae_steps
         if not self._frozen:
             self._freeze_autoencoder()
-        with autocast(self.config, self.device):
+        with autocast(self.config.train.amp, self.device):
             idx = self._code_batch()
             real_codes = self._codes[idx]  # [B, Z]
             with torch.no_grad():
                 noise = self.generator.sample_z(cfg.batch_size, self.rng)  # [B, z_dim]
-                fake_codes = self.generator.codes(noise)  # [B, Z]
-            loss_d = self.gan_loss.discriminator(self.critic(real_codes), self.critic(fake_codes))
+                fake_codes = self._codes_of(noise)  # [B, Z]
+            loss_d = self.gan_loss.discriminator(
+                self._critique(real_codes), self._critique(fake_codes)
+            )
             if self.gan_loss.uses_gradient_penalty:
                 loss_d = loss_d + cfg.gp_weight * gradient_penalty(
                     self.critic, real_codes, fake_codes, self.rng
@@ -187,22 +196,22 @@ class LatentFamily:
         optimizer_step(loss_d, self.opt_c)
         losses = {"loss_d": loss_d}
         if self.discriminator is not None or self.game.rewards is not None:
-            with autocast(self.config, self.device), torch.no_grad():
-                fake = sample_dense_graph(self.decoder(fake_codes), cfg.tau, cfg.hard, self.rng)
+            with autocast(self.config.train.amp, self.device), torch.no_grad():
+                fake = sample_dense_graph(self._decode(fake_codes), cfg.tau, cfg.hard, self.rng)
             if self.discriminator is not None:
                 real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
-                with autocast(self.config, self.device):
+                with autocast(self.config.train.amp, self.device):
                     loss_graph_d = self.game.discriminator_loss(real, fake)
                 self.game.update_discriminator(loss_graph_d)
                 losses["loss_graph_d"] = loss_graph_d
             self.game.observe(fake, noise)
         if (gan_step + 1) % cfg.n_critic == 0:
-            with autocast(self.config, self.device):
+            with autocast(self.config.train.amp, self.device):
                 noise = self.generator.sample_z(cfg.batch_size, self.rng)
-                codes = self.generator.codes(noise)
-                loss_g = self.gan_loss.generator(self.critic(codes))
+                codes = self._codes_of(noise)
+                loss_g = self.gan_loss.generator(self._critique(codes))
                 if step >= self._graph_start and self.game.uses_graphs:
-                    logits = self.decoder(codes)
+                    logits = self._decode(codes)
                     fake = sample_dense_graph(logits, cfg.tau, cfg.hard, self.rng)
                     if self.discriminator is not None:
                         loss_g = loss_g + cfg.graph_weight * self.game.adversarial_loss(fake)
@@ -224,7 +233,7 @@ class LatentFamily:
     def _decode_noisy(self, codes: torch.Tensor) -> torch.Tensor:
         """The decoder's logits for ``codes`` plus the autoencoder's training noise."""
         noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
-        return self.decoder(codes + self.config.autoencoder.latent_noise * noise.to(codes.device))
+        return self._decode(codes + self.config.autoencoder.latent_noise * noise.to(codes.device))
 
     def _code_batch(self) -> torch.Tensor:
         """``[B]`` indices of training codes drawn with replacement (``B``: [train] batch_size)."""

@@ -31,6 +31,7 @@ from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.progress import ProgressBar
 from molgan.reinforce import RewardLearner
 from molgan.sampling import generate_graphs
+from molgan.training.acceleration import mark_step
 from molgan.vocab import Vocabulary
 
 __all__ = [
@@ -211,6 +212,7 @@ class Trainer:
 
     def train_step(self) -> None:
         """Run the family's step, accumulate its losses, update the weight average."""
+        mark_step(self.config.train.compile, self.device)
         losses = self.module.train_step(self.step)
         for name, loss in losses.items():
             self._track(name, loss)

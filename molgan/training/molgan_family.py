@@ -18,7 +18,8 @@ from molgan.distributed import optimizer_step
 from molgan.graph import DenseGraph, MolGraph
 from molgan.models import Discriminator, Generator
 from molgan.sampling import sample_dense_graph
-from molgan.training.graph_game import GraphGame, autocast, real_batch
+from molgan.training.acceleration import autocast, compiled
+from molgan.training.graph_game import GraphGame, real_batch
 from molgan.vocab import Vocabulary
 
 __all__ = ["MolGANFamily"]
@@ -77,6 +78,7 @@ class MolGANFamily:
             self.generator.parameters(), lr=cfg.lr_generator, betas=cfg.betas
         )
         self.game.build_optimizer()
+        self._logits = compiled(self.generator, cfg.compile)  # G's forward in the step
 
     @property
     def discriminator(self) -> Discriminator:
@@ -86,7 +88,7 @@ class MolGANFamily:
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         """One discriminator update, plus a generator update every ``n_critic`` steps."""
         cfg = self.config.train
-        with autocast(self.config, self.device):
+        with autocast(self.config.train.amp, self.device):
             real = real_batch(self.graphs, cfg.batch_size, self.rng, self.vocab)
             z_fake, _, fake = self._generate()
             fake = DenseGraph(fake.atoms.detach(), fake.bonds.detach())
@@ -95,7 +97,7 @@ class MolGANFamily:
         losses = {"loss_d": loss_d}
         self.game.observe(fake, z_fake)
         if (step + 1) % cfg.n_critic == 0:
-            with autocast(self.config, self.device):
+            with autocast(self.config.train.amp, self.device):
                 z, logits, fake = self._generate()
                 loss_g = self.game.adversarial_loss(fake)
                 loss_g = self.game.generator_terms(loss_g, z, logits, fake, self.generator, step)
@@ -128,7 +130,7 @@ class MolGANFamily:
         """Noise ``[B, Z]``, the generator's logits, and their Gumbel-softmax sample."""
         cfg = self.config.train
         z = self.generator.sample_z(cfg.batch_size, self.rng)  # [B, Z]
-        logits = self.generator(z)
+        logits = self._logits(z)
         return z, logits, sample_dense_graph(logits, cfg.tau, cfg.hard, self.rng)
 
     def _init_from(self, path: str) -> None:

@@ -1,6 +1,10 @@
+from pathlib import Path
+
 import pytest
 
-from molgan.config import Config, config_from_dict, load_config
+from molgan.config import MODEL_KINDS, Config, config_from_dict, load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def test_defaults_are_molgans_recipe():
@@ -46,3 +50,9 @@ def test_replace():
     assert Config().replace(train={"steps": 3}).train.steps == 3
     with pytest.raises(ValueError, match="steps must be a positive integer, got -1"):
         Config().replace(train={"steps": -1})
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads(path):
+    config = load_config(path)
+    assert config.model.kind in MODEL_KINDS

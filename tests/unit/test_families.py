@@ -19,6 +19,7 @@ from molgan.models import (
     build_generator,
 )
 from molgan.training import FAMILIES, LatentFamily, MolGANFamily, Trainer
+from molgan.training.acceleration import autocast, compiled
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "tests" / "data" / "tiny.smi")
@@ -228,3 +229,63 @@ def test_both_generators_and_the_graph_critic_meet_the_protocols(vocab):
         logits = generator(generator.sample_z(2, torch.Generator().manual_seed(0)))
         assert logits.atoms.shape == (2, 9, 9) and logits.bonds.shape == (2, 9, 9, 4)
     assert isinstance(Discriminator.from_config(config.model, vocab), GraphCritic)
+
+
+# -- [train] compile: the compiled step of each family trains the same weights as the eager one
+
+
+def test_compiled_is_the_network_itself_when_off_and_rejects_unknown_modes():
+    net = torch.nn.Linear(2, 1)
+    assert compiled(net, "") is net
+    with pytest.raises(ValueError, match="compile must be one of"):
+        compiled(net, "fast")
+    with pytest.raises(ValueError, match="compile must be one of"):
+        Config().replace(train={"compile": "fast"})
+
+
+def test_autocast_is_off_on_the_cpu():
+    with autocast(True, torch.device("cpu")):
+        assert not torch.is_autocast_enabled("cpu")
+
+
+def _train(config: Config, steps: int) -> Trainer:
+    torch.set_num_threads(1)
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    trainer.fit(steps=steps)
+    return trainer
+
+
+def _assert_same_run(eager: Trainer, fast: Trainer) -> None:
+    """Every logged loss of every step agrees (Adam may turn a float difference in a gradient
+    near 0 into a step of the full learning rate, so weights are not compared)."""
+    assert fast.step == eager.step and len(fast.history) == len(eager.history)
+    for mine, theirs in zip(fast.history, eager.history, strict=True):
+        losses = [k for k in theirs if k.startswith("loss_")]
+        assert losses and [k for k in mine if k.startswith("loss_")] == losses
+        assert [mine[k] for k in losses] == pytest.approx([theirs[k] for k in losses], rel=1e-3)
+
+
+def test_compiled_molgan_step_with_gradient_penalty_matches_eager():
+    # WGAN-GP differentiates the critic twice: the penalty must run on the eager network.
+    config = (
+        Config()
+        .replace(
+            data={"path": TINY},
+            model={"conv_dims": (16,), "agg_dim": 16, "mlp_dims": (16,), "hidden": (16, 32)},
+            train={"steps": 6, "batch_size": 8, "n_critic": 2, "structure_weight": 1.0},
+        )
+        .replace(train={"log_every": 1, "eval_every": 100})
+    )
+    eager = _train(config, 6)
+    _assert_same_run(eager, _train(config.replace(train={"compile": "default"}), 6))
+
+
+def test_compiled_latent_steps_match_eager_in_both_stages(monkeypatch):
+    # TorchDynamo and AOTAutograd, as with Inductor, without its C++ builds (minutes on 2 cores);
+    # the MolGAN test above runs Inductor itself.
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda fn, mode: real_compile(fn, backend="aot_eager"))
+    config = latent_config(autoencoder={"steps": 3}, train={"steps": 4, "log_every": 1})
+    eager = _train(config, 7)
+    _assert_same_run(eager, _train(config.replace(train={"compile": "default"}), 7))

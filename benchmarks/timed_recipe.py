@@ -1,0 +1,91 @@
+"""Train a latent-family recipe within a wall-clock budget: measure its step rates, then size it.
+
+The autoencoder's one-cycle learning rate needs its total number of steps before the first
+one, so a fixed time (a lent GPU's few minutes) cannot simply stop a run. This script featurises
+the recipe's data, times a few autoencoder and latent-GAN steps on the device, and then trains
+the recipe with ``[autoencoder] steps`` and ``[train] steps`` chosen to fill ``--seconds``
+(``--gan-share`` of it for the GAN stage), evaluating and checkpointing ten times on the way.
+It prints and writes (``--json``) the featurising time, the rates and the steps it chose.
+
+Usage: python benchmarks/timed_recipe.py --config configs/moses-latent-gpu.toml --device cuda \
+           --seconds 330 --out runs/moses-gpu [--gan-share 0.2] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from molgan.config import Config, load_config
+from molgan.graph import MolGraph
+from molgan.model import MolGAN, load_training_graphs
+from molgan.training import Trainer, resolve_device
+from molgan.vocab import Vocabulary
+
+_PROBE_STEPS = 30  # timed steps per stage, after 10 untimed ones
+_SAFETY = 0.85  # share of the budget planned for steps: evaluations and checkpoints take the rest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--seconds", type=float, required=True, help="training budget")
+    parser.add_argument("--gan-share", type=float, default=0.2)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    config = load_config(args.config)
+    if config.model.kind != "latent":
+        raise SystemExit(f"{args.config}: timed_recipe.py sizes the latent family's two stages")
+    start = time.perf_counter()
+    vocab, graphs = load_training_graphs(config, progress=False)
+    report = {"molecules": len(graphs.atoms), "featurize_s": time.perf_counter() - start}
+    ae_rate = _rate(config.replace(autoencoder={"steps": 10**9}), vocab, graphs, device)
+    gan_rate = _rate(config.replace(autoencoder={"steps": 0}), vocab, graphs, device)
+    ae_steps = int(ae_rate * args.seconds * (1 - args.gan_share) * _SAFETY)
+    gan_steps = max(1, int(gan_rate * args.seconds * args.gan_share * _SAFETY))
+    every = max(1, (ae_steps + gan_steps) // 10)
+    run = config.replace(
+        autoencoder={"steps": ae_steps},
+        train={"steps": gan_steps, "eval_every": every, "checkpoint_every": every},
+    )
+    report.update(
+        ae_steps_per_s=ae_rate, gan_steps_per_s=gan_rate, ae_steps=ae_steps, gan_steps=gan_steps
+    )
+    print(json.dumps(report), flush=True)
+    start = time.perf_counter()
+    MolGAN.train(run, args.out, device=str(device))
+    report["train_s"] = time.perf_counter() - start
+    print(json.dumps(report), flush=True)
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump(report, handle, indent=2)
+
+
+def _rate(config: Config, vocab: Vocabulary, graphs: MolGraph, device: torch.device) -> float:
+    """Steps per second of ``config``'s first stage on ``device`` (a throwaway trainer)."""
+    trainer = Trainer(config, vocab, graphs, device=device, progress=False)
+    for _ in range(10):  # warm-up; the GAN stage's first step also encodes every graph
+        trainer.train_step()
+    _sync(device)
+    start = time.perf_counter()
+    for _ in range(_PROBE_STEPS):
+        trainer.train_step()
+    _sync(device)
+    rate = _PROBE_STEPS / (time.perf_counter() - start)
+    trainer.module.close()
+    return rate
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+if __name__ == "__main__":
+    main()
