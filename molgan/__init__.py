@@ -8,9 +8,16 @@ a command needs them.
 from __future__ import annotations
 
 import importlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if sys.version_info < (3, 11):  # noqa: UP036  (pip refuses such an install; a source checkout)
+    raise ImportError(
+        "molgan needs Python 3.11 or newer (it reads TOML configs with the standard library's "
+        f"tomllib); this is Python {sys.version_info[0]}.{sys.version_info[1]}"
+    )
 
 _EXPORTS = {
     "canonical_smiles": "molgan.chem",

@@ -42,3 +42,18 @@ def test_every_public_name_resolves():
 
 def test_all_lists_exactly_the_lazy_exports():
     assert set(molgan.__all__) == set(molgan._EXPORTS) | {"__version__"}
+
+
+def test_an_older_python_gets_a_clear_error_and_the_package_metadata_agrees():
+    # pyproject.toml asks for 3.11 (tomllib); a source checkout on 3.10 must say so, not fail
+    # somewhere inside molgan.config.
+    probe = "import sys\nsys.version_info = (3, 10, 13, 'final', 0)\nimport molgan"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert "molgan needs Python 3.11 or newer" in out.stderr and "Python 3.10" in out.stderr
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(molgan.__file__).parents[1] / "pyproject.toml"
+    project = tomllib.loads(pyproject.read_text())["project"]
+    assert project["requires-python"] == ">=3.11"
