@@ -17,8 +17,6 @@ from typing import Any
 
 import torch
 
-from molgan.config import COMPILE_MODES
-
 __all__ = ["autocast", "compiled", "mark_step"]
 
 
@@ -34,17 +32,13 @@ def compiled(function: Callable[..., Any], mode: str) -> Callable[..., Any]:
 
     The network itself stays eager: what differentiates twice (WGAN-GP's gradient penalty)
     calls it, since compiled graphs support only first-order gradients. Weights are shared.
-
-    Raises:
-        ValueError: If ``mode`` is not in :data:`~molgan.config.COMPILE_MODES`.
+    ``mode`` is one of :data:`~molgan.config.COMPILE_MODES` (``TrainConfig`` checks it).
 
     Examples:
         >>> net = torch.nn.Linear(2, 1)
         >>> compiled(net, "") is net
         True
     """
-    if mode not in COMPILE_MODES:
-        raise ValueError(f"[train] compile must be one of {list(COMPILE_MODES)}, got {mode!r}")
     return torch.compile(function, mode=mode) if mode else function
 
 
