@@ -56,15 +56,18 @@ def normalize_codes(h: torch.Tensor) -> torch.Tensor:
     return F.layer_norm(h, h.shape[-1:])
 
 
-def reconstruction_loss(logits: DenseGraph, target: DenseGraph) -> torch.Tensor:
+def reconstruction_loss(
+    logits: DenseGraph, target: DenseGraph, bond_weight: float = 1.0
+) -> torch.Tensor:
     """Mean cross-entropy of every atom slot plus that of every atom pair (``i < j``).
 
     Args:
         logits: Decoder output, ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]``.
         target: One-hot graphs of the same shapes.
+        bond_weight: Weight of the bonds' term.
 
     Returns:
-        The scalar ``CE(atoms) + CE(bonds)``, each averaged over its slots.
+        The scalar ``CE(atoms) + bond_weight * CE(bonds)``, each averaged over its slots.
 
     Examples:
         >>> atoms = torch.tensor([[[0.0, 9.0], [9.0, 0.0]]])
@@ -80,7 +83,7 @@ def reconstruction_loss(logits: DenseGraph, target: DenseGraph) -> torch.Tensor:
     bond_logits = logits.bonds[:, i, j]  # [B, P, Y]
     bond_ids = target.bonds[:, i, j].argmax(-1)  # [B, P]
     bond_loss = F.cross_entropy(bond_logits.flatten(0, 1), bond_ids.flatten())
-    return atom_loss + bond_loss
+    return atom_loss + bond_weight * bond_loss
 
 
 class GraphEncoder(nn.Module):

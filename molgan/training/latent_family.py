@@ -171,7 +171,8 @@ class LatentFamily:
             group["lr"] = one_cycle_lr(step, self.ae_steps, ae.lr)
         with autocast(self.config.train.amp, self.device):
             real = real_batch(self.graphs, ae.batch_size, self.rng, self.vocab)
-            loss = reconstruction_loss(self._decode_noisy(self._encode(real)), real)
+            logits = self._decode_noisy(self._encode(real))
+            loss = reconstruction_loss(logits, real, ae.bond_weight)
         optimizer_step(loss, self.opt_ae, ae.clip_grad)
         return {"loss_ae": loss}
 
@@ -228,7 +229,8 @@ class LatentFamily:
         """The autoencoder's loss on a batch of training codes (with its training noise)."""
         idx = self._code_batch()
         real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
-        return reconstruction_loss(self._decode_noisy(self._codes[idx]), real)
+        logits = self._decode_noisy(self._codes[idx])
+        return reconstruction_loss(logits, real, self.config.autoencoder.bond_weight)
 
     def _decode_noisy(self, codes: torch.Tensor) -> torch.Tensor:
         """The decoder's logits for ``codes`` plus the autoencoder's training noise."""

@@ -41,6 +41,11 @@ def test_reconstruction_loss_is_zero_for_confident_right_logits_and_grows_when_w
     assert reconstruction_loss(right, target).item() < 1e-6
     wrong = DenseGraph(right.atoms.roll(1, dims=-1), right.bonds)
     assert reconstruction_loss(wrong, target).item() == pytest.approx(50.0, rel=1e-4)
+    # Wrong bonds only: every pair's CE is 50, so their term is 50 times bond_weight.
+    wrong_bonds = DenseGraph(right.atoms, right.bonds.roll(1, dims=-1))
+    assert reconstruction_loss(wrong_bonds, target, bond_weight=4.0).item() == pytest.approx(
+        200.0, rel=1e-4
+    )
 
 
 def test_latent_generator_decodes_normalised_codes(decoder, vocab):
