@@ -18,6 +18,7 @@ import json
 import time
 
 import torch
+from train_speed import steps_per_second, warm_up
 
 from molgan.config import Config, load_config
 from molgan.graph import MolGraph
@@ -25,7 +26,7 @@ from molgan.model import MolGAN, load_training_graphs
 from molgan.training import Trainer, resolve_device
 from molgan.vocab import Vocabulary
 
-_PROBE_STEPS = 30  # timed steps per stage, after 10 untimed ones
+_PROBE_SECONDS = 10.0  # timed per stage, after 10 untimed steps
 _SAFETY = 0.85  # share of the budget planned for steps: evaluations and checkpoints take the rest
 
 
@@ -70,21 +71,10 @@ def main() -> None:
 def _rate(config: Config, vocab: Vocabulary, graphs: MolGraph, device: torch.device) -> float:
     """Steps per second of ``config``'s first stage on ``device`` (a throwaway trainer)."""
     trainer = Trainer(config, vocab, graphs, device=device, progress=False)
-    for _ in range(10):  # warm-up; the GAN stage's first step also encodes every graph
-        trainer.train_step()
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(_PROBE_STEPS):
-        trainer.train_step()
-    _sync(device)
-    rate = _PROBE_STEPS / (time.perf_counter() - start)
+    warm_up(trainer.train_step, device)  # the GAN stage's first step also encodes every graph
+    rate = steps_per_second(trainer.train_step, device, _PROBE_SECONDS)
     trainer.module.close()
     return rate
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 if __name__ == "__main__":

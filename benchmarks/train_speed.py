@@ -133,26 +133,16 @@ def _measure(
     trainer = Trainer(config, vocab, graphs, device=device, progress=False)
     batch = config.train.batch_size
     step = _rdkit_in_step(trainer, batch, vocab) if rdkit_in_step else trainer.train_step
-    start = time.perf_counter()
-    for _ in range(_WARMUP_STEPS):  # compiles, when compiling
-        step()
-    _sync(device)
-    warmup = time.perf_counter() - start
+    warmup = warm_up(step, device)  # compiles, when compiling
     syncs = _host_syncs(step) if device.type == "cuda" else None
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        for _ in range(10):
-            step()
-        steps += 10
-        _sync(device)
-    elapsed = time.perf_counter() - start
+    rate = steps_per_second(step, device, seconds)
     trainer.module.close()
     return {
         "mode": name,
         "compile": config.train.compile or "eager",
         "batch": batch,
-        "steps_per_s": steps / elapsed,
-        "mol_per_s": steps * batch / elapsed,
+        "steps_per_s": rate,
+        "mol_per_s": rate * batch,
         "warmup_s": warmup,
         "host_syncs": syncs,
     }
@@ -193,7 +183,27 @@ def _print(row: dict) -> None:
     )
 
 
-def _sync(device) -> None:
+def warm_up(step: Callable[[], None], device: torch.device) -> float:
+    """Run ``step`` 10 times (compilation, caches, lazy starts); return the seconds it took."""
+    start = time.perf_counter()
+    for _ in range(_WARMUP_STEPS):
+        step()
+    _sync(device)
+    return time.perf_counter() - start
+
+
+def steps_per_second(step: Callable[[], None], device: torch.device, seconds: float) -> float:
+    """``step``'s rate over blocks of 10 calls, until at least ``seconds`` have passed."""
+    steps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for _ in range(10):
+            step()
+        steps += 10
+        _sync(device)
+    return steps / (time.perf_counter() - start)
+
+
+def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
