@@ -16,7 +16,8 @@
 # On the device machine, from the repository root:  TASKS="speed sample" bash benchmarks/gpu.sh
 # Under $OUT (default runs/gpu) it writes gpu.log (everything printed), the JSON and CSV results,
 # and each exported model as a tarball split into parts under 16 MiB (`cat NAME.tar.gz.part-* |
-# tar -xz` joins them): at most 8 files, what a lent machine sends back. The device's Python has torch and
+# tar -xz` joins them). A lent machine sends back at most 8 files: TASKS="speed sample moses"
+# writes 7 (gpu.log, 3 JSON, 1 CSV, 2 parts); "recipes" adds a CSV per recipe and 1-2 parts. The device's Python has torch and
 # torch-geometric but no rdkit: put the rdkit and fcd wheels for it in .whl/ first, e.g.
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 -d .whl rdkit==2026.9.1 fcd==1.2.2
