@@ -105,6 +105,10 @@ class ModelConfig:
     """``"latent"``: transformer layers of the encoder, and of the decoder."""
     ae_heads: int = 4
     """``"latent"``: attention heads."""
+    ae_pair_positions: bool = False
+    """``"latent"``: give the decoder's bond head a learned feature per pair of slots ``(i, j)``,
+    so that where bonds sit in the canonical order (in BFS order, mostly near the diagonal) need
+    not be carried by the slot states."""
     critic_hidden: tuple[int, ...] = (512, 256)
     """``"latent"``: widths of the latent critic's MLP (LatentGAN: 512, 256)."""
 

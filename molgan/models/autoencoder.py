@@ -146,6 +146,8 @@ class GraphDecoder(nn.Module):
         dim: Transformer width.
         layers: Transformer layers.
         heads: Attention heads.
+        pair_positions: Add a learned, symmetric feature per slot pair ``(i, j)`` to the pair
+            features of the bond head.
 
     Examples:
         >>> dec = GraphDecoder(Vocabulary.qm9(), latent_dim=8, dim=16, layers=1, heads=2)
@@ -161,6 +163,7 @@ class GraphDecoder(nn.Module):
         dim: int = 128,
         layers: int = 3,
         heads: int = 4,
+        pair_positions: bool = False,
     ) -> None:
         super().__init__()
         self.vocab = vocab
@@ -172,6 +175,8 @@ class GraphDecoder(nn.Module):
         self.atom_head = nn.Linear(dim, vocab.n_atom_classes)
         pair_dim = dim // 2
         self.pair_projection = nn.Linear(dim, pair_dim)
+        # [N, N, P]; symmetrised in forward. Absent (not zero) when off, so older checkpoints load.
+        self.pair_position = nn.Parameter(torch.zeros(n, n, pair_dim)) if pair_positions else None
         self.bond_head = nn.Sequential(
             nn.Linear(2 * pair_dim, pair_dim), nn.GELU(), nn.Linear(pair_dim, y)
         )
@@ -192,7 +197,10 @@ class GraphDecoder(nn.Module):
         atom_logits = self.atom_head(h)  # [B, N, T]
         p = self.pair_projection(h)  # [B, N, P]
         p_i, p_j = p.unsqueeze(2), p.unsqueeze(1)  # [B, N, 1, P], [B, 1, N, P]
-        pair = torch.cat(torch.broadcast_tensors(p_i + p_j, p_i * p_j), dim=-1)  # [B, N, N, 2P]
+        pair_sum = p_i + p_j  # [B, N, N, P]
+        if self.pair_position is not None:
+            pair_sum = pair_sum + (self.pair_position + self.pair_position.transpose(0, 1)) / 2
+        pair = torch.cat(torch.broadcast_tensors(pair_sum, p_i * p_j), dim=-1)  # [B, N, N, 2P]
         bond_logits = self.bond_head(pair)  # [B, N, N, Y]
         bond_logits = torch.where(
             self._diagonal, self._diagonal_logits.to(bond_logits.dtype), bond_logits
@@ -240,7 +248,9 @@ class LatentGenerator(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> LatentGenerator:
         """Build G and a fresh decoder from a ``[model]`` config of ``kind = "latent"``."""
-        decoder = GraphDecoder(vocab, cfg.latent_dim, cfg.ae_dim, cfg.ae_layers, cfg.ae_heads)
+        decoder = GraphDecoder(
+            vocab, cfg.latent_dim, cfg.ae_dim, cfg.ae_layers, cfg.ae_heads, cfg.ae_pair_positions
+        )
         return cls(vocab, decoder, cfg.z_dim, tuple(cfg.hidden), cfg.latent_dim)
 
     def codes(self, noise: torch.Tensor) -> torch.Tensor:

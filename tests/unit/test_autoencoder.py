@@ -33,6 +33,22 @@ def test_decoder_emits_symmetric_graph_logits_with_no_bond_diagonal(decoder, voc
     assert (logits_to_graph(logits).bonds.diagonal(dim1=1, dim2=2) == 0).all()
 
 
+def test_pair_positions_change_bond_logits_by_slot_pair_and_keep_them_symmetric(vocab):
+    torch.manual_seed(0)
+    plain = GraphDecoder(vocab, **SIZES)
+    torch.manual_seed(0)
+    positional = GraphDecoder(vocab, **SIZES, pair_positions=True)
+    assert "pair_position" not in plain.state_dict()  # older checkpoints still load
+    z = torch.randn(4, 16)
+    torch.testing.assert_close(positional(z).bonds, plain(z).bonds)  # zero at initialisation
+    with torch.no_grad():
+        positional.pair_position[0, 1] += 1.0  # one slot pair only, one direction
+    bonds, before = positional(z).bonds, plain(z).bonds
+    assert torch.equal(bonds, bonds.transpose(1, 2))
+    changed = (bonds - before).abs().amax(dim=(0, 3)) > 0  # [N, N]
+    assert changed[0, 1] and changed[1, 0] and changed.sum() == 2
+
+
 def test_reconstruction_loss_is_zero_for_confident_right_logits_and_grows_when_wrong(
     graph_batch, vocab
 ):
