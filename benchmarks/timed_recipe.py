@@ -22,7 +22,7 @@ from train_speed import steps_per_second, warm_up
 
 from molgan.config import Config, load_config
 from molgan.graph import MolGraph
-from molgan.model import MolGAN, load_training_graphs
+from molgan.model import load_training_graphs
 from molgan.training import Trainer, resolve_device
 from molgan.vocab import Vocabulary
 
@@ -60,7 +60,8 @@ def main() -> None:
     )
     print(json.dumps(report), flush=True)
     start = time.perf_counter()
-    MolGAN.train(run, args.out, device=str(device))
+    # The graphs loaded above: MolGAN.train would read the data and derive its vocabulary again.
+    Trainer(run, vocab, graphs, device=device, out_dir=args.out).fit()
     report["train_s"] = time.perf_counter() - start
     print(json.dumps(report), flush=True)
     if args.json:

@@ -21,7 +21,7 @@ import torch
 from molgan.checkpoint import load_checkpoint
 from molgan.config import Config
 from molgan.distributed import optimizer_step
-from molgan.graph import MolGraph
+from molgan.graph import DenseGraph, MolGraph
 from molgan.losses import get_gan_loss, gradient_penalty
 from molgan.models import Discriminator
 from molgan.models.autoencoder import (
@@ -171,8 +171,7 @@ class LatentFamily:
             group["lr"] = one_cycle_lr(step, self.ae_steps, ae.lr)
         with autocast(self.config.train.amp, self.device):
             real = real_batch(self.graphs, ae.batch_size, self.rng, self.vocab)
-            logits = self._decode_noisy(self._encode(real))
-            loss = reconstruction_loss(logits, real, ae.bond_weight)
+            loss = self._reconstruction_loss(self._encode(real), real)
         optimizer_step(loss, self.opt_ae, ae.clip_grad)
         return {"loss_ae": loss}
 
@@ -229,13 +228,14 @@ class LatentFamily:
         """The autoencoder's loss on a batch of training codes (with its training noise)."""
         idx = self._code_batch()
         real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
-        logits = self._decode_noisy(self._codes[idx])
-        return reconstruction_loss(logits, real, self.config.autoencoder.bond_weight)
+        return self._reconstruction_loss(self._codes[idx], real)
 
-    def _decode_noisy(self, codes: torch.Tensor) -> torch.Tensor:
-        """The decoder's logits for ``codes`` plus the autoencoder's training noise."""
+    def _reconstruction_loss(self, codes: torch.Tensor, real: DenseGraph) -> torch.Tensor:
+        """The autoencoder's loss of ``real`` decoded from ``codes`` plus its training noise."""
+        ae = self.config.autoencoder
         noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
-        return self._decode(codes + self.config.autoencoder.latent_noise * noise.to(codes.device))
+        logits = self._decode(codes + ae.latent_noise * noise.to(codes.device))
+        return reconstruction_loss(logits, real, ae.bond_weight)
 
     def _code_batch(self) -> torch.Tensor:
         """``[B]`` indices of training codes drawn with replacement (``B``: [train] batch_size)."""
