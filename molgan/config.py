@@ -109,6 +109,12 @@ class ModelConfig:
     """``"latent"``: give the decoder's bond head a learned feature per pair of slots ``(i, j)``,
     so that where bonds sit in the canonical order (in BFS order, mostly near the diagonal) need
     not be carried by the slot states."""
+    ae_slot_init: float = 0.02
+    """``"latent"``: standard deviation of the encoder's and decoder's slot embeddings at
+    initialisation. At 0.02 every slot starts with nearly the same state, and on MOSES the
+    autoencoder sits on a plateau of "no bond anywhere" for hundreds of steps until the slots
+    tell themselves apart; 1.0 breaks that symmetry from the start (docs/benchmarks.md, "Your own
+    molecules"). 0.02 is kept as the default so the shipped QM9 recipes reproduce."""
     critic_hidden: tuple[int, ...] = (512, 256)
     """``"latent"``: widths of the latent critic's MLP (LatentGAN: 512, 256)."""
 

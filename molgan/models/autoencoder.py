@@ -95,6 +95,7 @@ class GraphEncoder(nn.Module):
         dim: Transformer width.
         layers: Transformer layers.
         heads: Attention heads; each has its own bias per bond class.
+        slot_init: Standard deviation of the slot embeddings at initialisation.
 
     Examples:
         >>> enc = GraphEncoder(Vocabulary.qm9(), latent_dim=8, dim=16, layers=1, heads=2)
@@ -110,12 +111,13 @@ class GraphEncoder(nn.Module):
         dim: int = 128,
         layers: int = 3,
         heads: int = 4,
+        slot_init: float = 0.02,
     ) -> None:
         super().__init__()
         self.vocab, self.heads = vocab, heads
         n = vocab.max_atoms
         self.atom_embedding = nn.Linear(vocab.n_atom_classes, dim, bias=False)
-        self.slot_embedding = nn.Parameter(torch.randn(n, dim) * 0.02)  # [N, D]
+        self.slot_embedding = nn.Parameter(torch.randn(n, dim) * slot_init)  # [N, D]
         self.bond_bias = nn.Linear(vocab.n_bond_classes, heads, bias=False)
         self.layers = nn.ModuleList(_Block(dim, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
@@ -124,7 +126,7 @@ class GraphEncoder(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> GraphEncoder:
         """Build from a ``[model]`` config of ``kind = "latent"``."""
-        return cls(vocab, cfg.latent_dim, cfg.ae_dim, cfg.ae_layers, cfg.ae_heads)
+        return cls(vocab, cfg.latent_dim, cfg.ae_dim, cfg.ae_layers, cfg.ae_heads, cfg.ae_slot_init)
 
     def forward(self, graph: DenseGraph) -> torch.Tensor:
         """Encode ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` (one-hot or soft) as ``z [B, Z]``."""
@@ -148,6 +150,7 @@ class GraphDecoder(nn.Module):
         heads: Attention heads.
         pair_positions: Add a learned, symmetric feature per slot pair ``(i, j)`` to the pair
             features of the bond head.
+        slot_init: Standard deviation of the slot embeddings at initialisation.
 
     Examples:
         >>> dec = GraphDecoder(Vocabulary.qm9(), latent_dim=8, dim=16, layers=1, heads=2)
@@ -164,12 +167,13 @@ class GraphDecoder(nn.Module):
         layers: int = 3,
         heads: int = 4,
         pair_positions: bool = False,
+        slot_init: float = 0.02,
     ) -> None:
         super().__init__()
         self.vocab = vocab
         n, y = vocab.max_atoms, vocab.n_bond_classes
         self.code = nn.Linear(latent_dim, dim)
-        self.slot_embedding = nn.Parameter(torch.randn(n, dim) * 0.02)  # [N, D]
+        self.slot_embedding = nn.Parameter(torch.randn(n, dim) * slot_init)  # [N, D]
         self.layers = nn.ModuleList(_Block(dim, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
         self.atom_head = nn.Linear(dim, vocab.n_atom_classes)
@@ -249,7 +253,13 @@ class LatentGenerator(nn.Module):
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> LatentGenerator:
         """Build G and a fresh decoder from a ``[model]`` config of ``kind = "latent"``."""
         decoder = GraphDecoder(
-            vocab, cfg.latent_dim, cfg.ae_dim, cfg.ae_layers, cfg.ae_heads, cfg.ae_pair_positions
+            vocab,
+            cfg.latent_dim,
+            cfg.ae_dim,
+            cfg.ae_layers,
+            cfg.ae_heads,
+            cfg.ae_pair_positions,
+            cfg.ae_slot_init,
         )
         return cls(vocab, decoder, cfg.z_dim, tuple(cfg.hidden), cfg.latent_dim)
 
