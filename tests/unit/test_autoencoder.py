@@ -1,9 +1,16 @@
 import pytest
 import torch
 
+from molgan.config import ModelConfig
 from molgan.graph import DenseGraph
 from molgan.losses import gradient_penalty
-from molgan.models import GraphDecoder, GraphEncoder, LatentCritic, LatentGenerator
+from molgan.models import (
+    GraphDecoder,
+    GraphEncoder,
+    LatentCritic,
+    LatentGenerator,
+    build_generator,
+)
 from molgan.models.autoencoder import normalize_codes, reconstruction_loss
 from molgan.sampling import logits_to_graph
 
@@ -50,20 +57,18 @@ def test_pair_positions_change_bond_logits_by_slot_pair_and_keep_them_symmetric(
 
 
 def test_slot_init_scales_the_slot_embeddings_of_both_halves_and_the_config_reaches_them(vocab):
-    from molgan.config import ModelConfig
-    from molgan.models import build_generator
-
     torch.manual_seed(0)
     default = GraphDecoder(vocab, **SIZES)
     torch.manual_seed(0)
     wide = GraphDecoder(vocab, **SIZES, slot_init=1.0)
     # Same draw, another scale: the default reproduces the recipes trained before the option.
     torch.testing.assert_close(wide.slot_embedding * 0.02, default.slot_embedding)
-    cfg = ModelConfig(kind="latent", latent_dim=16, ae_dim=32, ae_layers=1, ae_heads=2)
     for scale in (0.02, 1.0):
-        cfg_scaled = ModelConfig(**{**cfg.__dict__, "ae_slot_init": scale})
-        encoder = GraphEncoder.from_config(cfg_scaled, vocab)
-        decoder = build_generator(cfg_scaled, vocab).decoder
+        cfg = ModelConfig(
+            kind="latent", latent_dim=16, ae_dim=32, ae_layers=1, ae_heads=2, ae_slot_init=scale
+        )
+        encoder = GraphEncoder.from_config(cfg, vocab)
+        decoder = build_generator(cfg, vocab).decoder
         for slots in (encoder.slot_embedding, decoder.slot_embedding):
             assert slots.std().item() == pytest.approx(scale, rel=0.2)
 
