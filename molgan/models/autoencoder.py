@@ -126,7 +126,14 @@ class GraphEncoder(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> GraphEncoder:
         """Build from a ``[model]`` config of ``kind = "latent"``."""
-        return cls(vocab, cfg.latent_dim, cfg.ae_dim, cfg.ae_layers, cfg.ae_heads, cfg.ae_slot_init)
+        return cls(
+            vocab,
+            cfg.latent_dim,
+            cfg.ae_dim,
+            cfg.ae_layers,
+            cfg.ae_heads,
+            slot_init=cfg.ae_slot_init,
+        )
 
     def forward(self, graph: DenseGraph) -> torch.Tensor:
         """Encode ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` (one-hot or soft) as ``z [B, Z]``."""
@@ -188,6 +195,19 @@ class GraphDecoder(nn.Module):
         diagonal_logits[0] = 0.0
         self.register_buffer("_diagonal", torch.eye(n, dtype=torch.bool)[..., None], False)
         self.register_buffer("_diagonal_logits", diagonal_logits, persistent=False)
+
+    @classmethod
+    def from_config(cls, cfg: Any, vocab: Vocabulary) -> GraphDecoder:
+        """Build from a ``[model]`` config of ``kind = "latent"``."""
+        return cls(
+            vocab,
+            cfg.latent_dim,
+            cfg.ae_dim,
+            cfg.ae_layers,
+            cfg.ae_heads,
+            pair_positions=cfg.ae_pair_positions,
+            slot_init=cfg.ae_slot_init,
+        )
 
     def forward(self, z: torch.Tensor) -> DenseGraph:
         """Decode codes ``[B, Z]`` into logits ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]``.
@@ -252,15 +272,7 @@ class LatentGenerator(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> LatentGenerator:
         """Build G and a fresh decoder from a ``[model]`` config of ``kind = "latent"``."""
-        decoder = GraphDecoder(
-            vocab,
-            cfg.latent_dim,
-            cfg.ae_dim,
-            cfg.ae_layers,
-            cfg.ae_heads,
-            cfg.ae_pair_positions,
-            cfg.ae_slot_init,
-        )
+        decoder = GraphDecoder.from_config(cfg, vocab)
         return cls(vocab, decoder, cfg.z_dim, tuple(cfg.hidden), cfg.latent_dim)
 
     def codes(self, noise: torch.Tensor) -> torch.Tensor:
