@@ -3,9 +3,15 @@
 Encodes and decodes (no code noise, argmax) the first ``-n`` training graphs of a latent-family
 run and prints: exact reconstruction, per-slot atom accuracy, per-pair bond accuracy over pairs
 with a bond in either graph, strict validity of the decoded graphs, the distribution of wrong
-elements per molecule, and exact reconstruction by heavy-atom count.
+elements per molecule, and exact reconstruction by heavy-atom count. ``--data`` reconstructs
+another file's molecules instead (a held-out split), in the checkpoint's vocabulary and order.
 
-Usage: python benchmarks/autoencoder_errors.py runs/moses-latent [-n 2000]
+Then the space between codes, where a latent GAN's samples land: strict validity of the decoded
+midpoints of random pairs of these codes, of the codes plus Gaussian noise of each ``--sigma``,
+and of draws from a Gaussian fitted to the codes (full covariance). Codes are normalised as the
+encoder's are.
+
+Usage: python benchmarks/autoencoder_errors.py runs/moses-latent [-n 2000] [--data test.csv.gz]
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from pathlib import Path
 import torch
 
 from molgan.checkpoint import load_checkpoint
+from molgan.data import MoleculeDataset
 from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.model import load_training_graphs
 from molgan.models import GraphEncoder, build_generator
+from molgan.models.autoencoder import normalize_codes
 from molgan.sampling import logits_to_graph
+from molgan.vocab import Vocabulary
 
 
 @torch.no_grad()
@@ -28,6 +37,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a latent-family checkpoint or training folder")
     parser.add_argument("-n", type=int, default=2000, help="training graphs to reconstruct")
+    parser.add_argument("--data", type=Path, help="reconstruct this file's molecules instead")
+    parser.add_argument(
+        "--sigma", type=float, nargs="*", default=[0.1, 0.3, 0.5], help="code noise to decode"
+    )
     args = parser.parse_args()
     checkpoint = load_checkpoint(args.run)
     config, vocab = checkpoint.config, checkpoint.vocab
@@ -35,16 +48,25 @@ def main() -> None:
     encoder.load_state_dict(checkpoint.weights["encoder"])
     generator = build_generator(config.model, vocab).eval()
     generator.load_state_dict(checkpoint.weights["generator"])
-    _, graphs = load_training_graphs(config, progress=False)
+    if args.data is None:
+        _, graphs = load_training_graphs(config, progress=False)
+    else:
+        data = config.data
+        graphs = MoleculeDataset(
+            args.data, vocab, progress=False, atom_order=data.atom_order, transforms=data.transforms
+        ).graphs
     target = MolGraph(graphs.atoms[: args.n].long(), graphs.bonds[: args.n].long())
-    decoded = logits_to_graph(generator.decoder(encoder(target.one_hot(vocab))))
+    codes = encoder(target.one_hot(vocab))  # [M, Z]
+    decoded = logits_to_graph(generator.decoder(codes))
     atom_ok = decoded.atoms == target.atoms  # [M, N]
     bond_ok = decoded.bonds == target.bonds  # [M, N, N]
     wrong = (~atom_ok).sum(-1) + torch.triu(~bond_ok, diagonal=1).flatten(1).sum(-1)  # [M]
     bonded = (decoded.bonds > 0) | (target.bonds > 0)
     size = (target.atoms > 0).sum(-1)
     valid = [s is not None for s in graphs_to_smiles(MolGraph(decoded.atoms, decoded.bonds), vocab)]
-    print(f"{args.run}: {args.n} training graphs, N = {vocab.max_atoms}, step {checkpoint.step}")
+    source = args.data or "training"
+    print(f"{args.run}: {len(target.atoms)} {source} graphs, N = {vocab.max_atoms}, ", end="")
+    print(f"step {checkpoint.step}")
     print(f"exact reconstruction  {(wrong == 0).float().mean():.4f}")
     print(f"atom slots correct    {atom_ok.float().mean():.4f}")
     print(f"bonded pairs correct  {bond_ok[bonded].float().mean():.4f}")
@@ -52,13 +74,41 @@ def main() -> None:
     counts = Counter(min(int(w), 10) for w in wrong)
     print(
         "wrong elements per molecule (10 = 10 or more): "
-        + ", ".join(f"{k}: {counts[k] / args.n:.3f}" for k in sorted(counts))
+        + ", ".join(f"{k}: {counts[k] / len(wrong):.3f}" for k in sorted(counts))
     )
     for n_atoms in sorted(set(size.tolist())):
         rows = size == n_atoms
         print(
             f"  {n_atoms} heavy atoms: {int(rows.sum())} graphs, exact "
             f"{(wrong[rows] == 0).float().mean():.3f}, mean wrong {wrong[rows].float().mean():.1f}"
+        )
+    between_codes(generator.decoder, codes, vocab, args.sigma)
+
+
+def between_codes(
+    decoder: torch.nn.Module, codes: torch.Tensor, vocab: Vocabulary, sigmas: list[float]
+) -> None:
+    """Print the strict validity of decoded midpoints, noisy codes and Gaussian draws."""
+    rng = torch.Generator().manual_seed(0)
+    m = len(codes)
+    pairs = torch.randint(m, (2, m), generator=rng)
+    probes = {"midpoints of random pairs": normalize_codes(codes[pairs[0]] + codes[pairs[1]])}
+    for sigma in sigmas:
+        probes[f"codes + noise sigma {sigma}"] = codes + sigma * torch.randn(
+            codes.shape, generator=rng
+        )
+    gaussian = torch.distributions.MultivariateNormal(
+        codes.mean(0), covariance_matrix=torch.cov(codes.T) + 1e-5 * torch.eye(codes.shape[1])
+    )
+    torch.manual_seed(0)
+    probes["Gaussian fitted to the codes"] = normalize_codes(gaussian.sample((m,)))
+    for name, batch in probes.items():
+        graph = logits_to_graph(decoder(batch))
+        smiles = graphs_to_smiles(MolGraph(graph.atoms, graph.bonds), vocab)
+        valid = [s for s in smiles if s is not None]
+        print(
+            f"{name:32s} strictly valid {len(valid) / m:.4f}, "
+            f"unique among valid {len(set(valid)) / max(1, len(valid)):.4f}"
         )
 
 
