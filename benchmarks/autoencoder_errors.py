@@ -27,7 +27,7 @@ from molgan.data import MoleculeDataset
 from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.model import load_training_graphs
 from molgan.models import GraphEncoder, build_generator
-from molgan.models.autoencoder import normalize_codes
+from molgan.models.autoencoder import fit_code_gaussian, normalize_codes
 from molgan.sampling import logits_to_graph
 from molgan.vocab import Vocabulary
 
@@ -36,7 +36,7 @@ from molgan.vocab import Vocabulary
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a latent-family checkpoint or training folder")
-    parser.add_argument("-n", type=int, default=2000, help="training graphs to reconstruct")
+    parser.add_argument("-n", type=int, default=2000, help="graphs to reconstruct (the first N)")
     parser.add_argument("--data", type=Path, help="reconstruct this file's molecules instead")
     parser.add_argument(
         "--sigma", type=float, nargs="*", default=[0.1, 0.3, 0.5], help="code noise to decode"
@@ -65,8 +65,10 @@ def main() -> None:
     size = (target.atoms > 0).sum(-1)
     valid = [s is not None for s in graphs_to_smiles(MolGraph(decoded.atoms, decoded.bonds), vocab)]
     source = args.data or "training"
-    print(f"{args.run}: {len(target.atoms)} {source} graphs, N = {vocab.max_atoms}, ", end="")
-    print(f"step {checkpoint.step}")
+    print(
+        f"{args.run}: {len(target.atoms)} {source} graphs, N = {vocab.max_atoms}, "
+        f"step {checkpoint.step}"
+    )
     print(f"exact reconstruction  {(wrong == 0).float().mean():.4f}")
     print(f"atom slots correct    {atom_ok.float().mean():.4f}")
     print(f"bonded pairs correct  {bond_ok[bonded].float().mean():.4f}")
@@ -97,11 +99,8 @@ def between_codes(
         probes[f"codes + noise sigma {sigma}"] = codes + sigma * torch.randn(
             codes.shape, generator=rng
         )
-    gaussian = torch.distributions.MultivariateNormal(
-        codes.mean(0), covariance_matrix=torch.cov(codes.T) + 1e-5 * torch.eye(codes.shape[1])
-    )
     torch.manual_seed(0)
-    probes["Gaussian fitted to the codes"] = normalize_codes(gaussian.sample((m,)))
+    probes["Gaussian fitted to the codes"] = normalize_codes(fit_code_gaussian(codes).sample((m,)))
     for name, batch in probes.items():
         graph = logits_to_graph(decoder(batch))
         smiles = graphs_to_smiles(MolGraph(graph.atoms, graph.bonds), vocab)

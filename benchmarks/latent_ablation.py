@@ -44,7 +44,7 @@ from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.io import read_smiles
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphEncoder, build_generator
-from molgan.models.autoencoder import normalize_codes
+from molgan.models.autoencoder import fit_code_gaussian, normalize_codes
 from molgan.sampling import logits_to_graph
 from molgan.training.latent_family import encode_graphs
 
@@ -204,9 +204,7 @@ def autoencoder_rows(
     decoder.eval()
     _, graphs = load_training_graphs(config, progress=False)
     codes = encode_graphs(encoder, graphs)  # [M, Z]
-    gaussian = torch.distributions.MultivariateNormal(
-        codes.mean(0), covariance_matrix=torch.cov(codes.T) + 1e-5 * torch.eye(codes.shape[1])
-    )
+    gaussian = fit_code_gaussian(codes)
     rows: dict[str, list[Path]] = {label: [] for label in labels.values()}
     for seed in seeds:
         rng = torch.Generator().manual_seed(seed)

@@ -40,6 +40,7 @@ __all__ = [
     "GraphDecoder",
     "LatentGenerator",
     "LatentCritic",
+    "fit_code_gaussian",
     "normalize_codes",
     "reconstruction_loss",
 ]
@@ -54,6 +55,24 @@ def normalize_codes(h: torch.Tensor) -> torch.Tensor:
         [-1.0, 1.0]
     """
     return F.layer_norm(h, h.shape[-1:])
+
+
+def fit_code_gaussian(codes: torch.Tensor) -> torch.distributions.MultivariateNormal:
+    """A Gaussian with the mean and full covariance of codes ``[M, Z]`` (ridge 1e-5).
+
+    The autoencoder's simplest prior: its draws, put back on the codes' shell with
+    :func:`normalize_codes`, reach the space between training codes.
+
+    Examples:
+        >>> codes = torch.tensor([[0.0, 1.0], [2.0, 1.0], [1.0, 4.0]])
+        >>> prior = fit_code_gaussian(codes)
+        >>> prior.mean.tolist(), [round(v, 3) for v in prior.covariance_matrix.flatten().tolist()]
+        ([1.0, 2.0], [1.0, 0.0, 0.0, 3.0])
+    """
+    ridge = 1e-5 * torch.eye(codes.shape[1], dtype=codes.dtype, device=codes.device)
+    return torch.distributions.MultivariateNormal(
+        codes.mean(0), covariance_matrix=torch.cov(codes.T) + ridge
+    )
 
 
 def reconstruction_loss(
