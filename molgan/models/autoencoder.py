@@ -105,6 +105,17 @@ def reconstruction_loss(
     return atom_loss + bond_weight * bond_loss
 
 
+def _shared_options(cfg: Any) -> dict[str, Any]:
+    """The options of a ``[model]`` config that the encoder and the decoder share."""
+    return {
+        "latent_dim": cfg.latent_dim,
+        "dim": cfg.ae_dim,
+        "layers": cfg.ae_layers,
+        "heads": cfg.ae_heads,
+        "slot_init": cfg.ae_slot_init,
+    }
+
+
 class GraphEncoder(nn.Module):
     """A graph transformer from a dense graph to its code ``z``.
 
@@ -145,14 +156,7 @@ class GraphEncoder(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> GraphEncoder:
         """Build from a ``[model]`` config of ``kind = "latent"``."""
-        return cls(
-            vocab,
-            cfg.latent_dim,
-            cfg.ae_dim,
-            cfg.ae_layers,
-            cfg.ae_heads,
-            slot_init=cfg.ae_slot_init,
-        )
+        return cls(vocab, **_shared_options(cfg))
 
     def forward(self, graph: DenseGraph) -> torch.Tensor:
         """Encode ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` (one-hot or soft) as ``z [B, Z]``."""
@@ -218,15 +222,7 @@ class GraphDecoder(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> GraphDecoder:
         """Build from a ``[model]`` config of ``kind = "latent"``."""
-        return cls(
-            vocab,
-            cfg.latent_dim,
-            cfg.ae_dim,
-            cfg.ae_layers,
-            cfg.ae_heads,
-            pair_positions=cfg.ae_pair_positions,
-            slot_init=cfg.ae_slot_init,
-        )
+        return cls(vocab, pair_positions=cfg.ae_pair_positions, **_shared_options(cfg))
 
     def forward(self, z: torch.Tensor) -> DenseGraph:
         """Decode codes ``[B, Z]`` into logits ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]``.
