@@ -39,6 +39,9 @@ class DataConfig:
     """``"qm9"`` for ``Vocabulary.qm9()``, or ``"data"`` to derive it from ``path``."""
     max_atoms: int | None = None
     """``N`` of a derived vocabulary (default: the largest training molecule)."""
+    aromatic: bool = False
+    """Keep aromatic rings as an ``AROMATIC`` bond class (with ``[nH]``-style atom classes)
+    instead of kekulizing them into alternating single and double bonds (``molgan.vocab``)."""
     limit: int | None = None
     """Use only the first ``limit`` rows of ``path`` (a subset of a large set, or a smoke test)."""
     transforms: tuple[str, ...] = ("strip_stereo",)

@@ -42,7 +42,7 @@ from molgan.io import (
 from molgan.order import check_atom_order, reorder_atoms
 from molgan.progress import ProgressBar
 from molgan.standardize import check_transforms, standardize
-from molgan.vocab import AtomType, Vocabulary
+from molgan.vocab import AtomType, Vocabulary, atom_type_of
 
 __all__ = [
     "DATA_DIR",
@@ -212,13 +212,14 @@ def derive_vocabulary(
     *,
     transforms: Sequence[str] = (),
     n_jobs: int | None = None,
+    aromatic: bool = False,
 ) -> Vocabulary:
     """The vocabulary of the entries of ``smiles`` that parse into one fragment.
 
     Each entry is parsed (in worker processes for large inputs) and cleaned by ``transforms``
     first, so a salt's counter-ion, dropped by ``largest_fragment``, never enters the vocabulary;
     entries that stay multi-fragment are left out, as :func:`featurize` skips them. See
-    ``Vocabulary.from_mols`` for the class order.
+    ``Vocabulary.from_mols`` for the class order, and for ``aromatic`` (aromatic bonds kept).
 
     Examples:
         >>> vocab = derive_vocabulary(["CCO", "", "C1CC", "[NH3+]CC(=O)[O-]"])
@@ -231,13 +232,13 @@ def derive_vocabulary(
     transforms = check_transforms(transforms)
     seen: set[AtomType] = set()
     largest = 0
-    tasks = [(transforms, chunk) for chunk in _chunked(smiles)]
+    tasks = [(transforms, aromatic, chunk) for chunk in _chunked(smiles)]
     for atoms, n in _map(_atom_types_chunk, tasks, n_jobs, len(smiles)):
         seen |= atoms
         largest = max(largest, n)
     if not seen:
         raise ValueError("no parsable single-fragment molecule to derive a vocabulary from")
-    return Vocabulary.from_atom_types(seen, max_atoms or largest)
+    return Vocabulary.from_atom_types(seen, max_atoms or largest, aromatic)
 
 
 def split_rows(n_rows: int, seed: int = SPLIT_SEED) -> dict[str, np.ndarray]:
@@ -470,9 +471,11 @@ def _map(work, tasks: list, n_jobs: int | None, n_rows: int) -> Iterator:
         yield from map(work, tasks)
 
 
-def _atom_types_chunk(task: tuple[tuple[str, ...], list[str]]) -> tuple[set[AtomType], int]:
+def _atom_types_chunk(
+    task: tuple[tuple[str, ...], bool, list[str]],
+) -> tuple[set[AtomType], int]:
     """Worker: the atom classes and the largest heavy-atom count of one chunk's molecules."""
-    transforms, smiles = task
+    transforms, aromatic, smiles = task
     seen: set[AtomType] = set()
     largest = 0
     with quiet_rdkit():
@@ -488,7 +491,7 @@ def _atom_types_chunk(task: tuple[tuple[str, ...], list[str]]) -> tuple[set[Atom
             except EncodingError:
                 continue
             largest = max(largest, mol.GetNumAtoms())
-            seen.update(AtomType(a.GetSymbol(), a.GetFormalCharge()) for a in mol.GetAtoms())
+            seen.update(atom_type_of(a, aromatic) for a in mol.GetAtoms())
     return seen, largest
 
 

@@ -14,7 +14,7 @@ import torch
 from rdkit import Chem
 
 from molgan.chem import quiet_rdkit, strict_smiles
-from molgan.vocab import Vocabulary
+from molgan.vocab import Vocabulary, atom_type_of
 
 __all__ = [
     "EncodingError",
@@ -143,7 +143,8 @@ def mol_to_graph(mol: Chem.Mol, vocab: Vocabulary) -> MolGraph:
 
     Args:
         mol: A sanitised molecule with at most ``vocab.max_atoms`` heavy atoms.
-        vocab: Maps (element, charge) pairs and bond types to class ids.
+        vocab: Maps atom classes and bond types to class ids. Aromatic rings are kekulized
+            unless the vocabulary has an ``AROMATIC`` bond class.
 
     Returns:
         ``atoms`` of shape ``[N]`` (int8, real atoms first, then padding 0) and symmetric ``bonds``
@@ -152,8 +153,8 @@ def mol_to_graph(mol: Chem.Mol, vocab: Vocabulary) -> MolGraph:
     Raises:
         DummyAtomError, NoHeavyAtomsError, RadicalError, IsotopeError: See :func:`check_encodable`.
         TooManyAtomsError: If ``mol`` has more than ``vocab.max_atoms`` heavy atoms.
-        UnknownAtomError: If ``mol`` contains an (element, charge) outside ``vocab``.
-        UnknownBondError: If a kekulized bond type is outside ``vocab``.
+        UnknownAtomError: If ``mol`` contains an atom class outside ``vocab``.
+        UnknownBondError: If a (kekulized) bond type is outside ``vocab``.
 
     Examples:
         >>> graph = mol_to_graph(Chem.MolFromSmiles("C=O"), Vocabulary.qm9())
@@ -164,17 +165,16 @@ def mol_to_graph(mol: Chem.Mol, vocab: Vocabulary) -> MolGraph:
     n_atoms = mol.GetNumAtoms()
     if n_atoms > vocab.max_atoms:
         raise TooManyAtomsError(f"{n_atoms} heavy atoms, more than max_atoms={vocab.max_atoms}")
-    # Kekulize so aromatic rings encode as single/double bonds that RDKit re-aromatises on decoding.
-    mol = Chem.Mol(mol)
-    Chem.Kekulize(mol, clearAromaticFlags=True)
+    if not vocab.aromatic:
+        # Kekulize so aromatic rings encode as single/double bonds that RDKit re-aromatises.
+        mol = Chem.Mol(mol)
+        Chem.Kekulize(mol, clearAromaticFlags=True)
     atoms = np.zeros(vocab.max_atoms, dtype=np.int8)
     for atom in mol.GetAtoms():
-        atom_id = vocab.atom_id(atom.GetSymbol(), atom.GetFormalCharge())
+        atom_type = atom_type_of(atom, vocab.aromatic)
+        atom_id = vocab.atom_id(atom_type.element, atom_type.charge, atom_type.hydrogens)
         if atom_id is None:
-            label = atom.GetSymbol() + (
-                f"{atom.GetFormalCharge():+d}" if atom.GetFormalCharge() else ""
-            )
-            raise UnknownAtomError(f"atom {label} is not in the vocabulary")
+            raise UnknownAtomError(f"atom {atom_type.label} is not in the vocabulary")
         atoms[atom.GetIdx()] = atom_id
     bonds = np.zeros((vocab.max_atoms, vocab.max_atoms), dtype=np.int8)
     for bond in mol.GetBonds():
@@ -206,6 +206,10 @@ def graph_to_mol(graph: MolGraph, vocab: Vocabulary) -> Chem.Mol | None:
         >>> graph = mol_to_graph(Chem.MolFromSmiles("c1ccoc1"), vocab)
         >>> Chem.MolToSmiles(graph_to_mol(graph, vocab))
         'c1ccoc1'
+        >>> aromatic = Vocabulary.qm9(aromatic=True)  # aromatic bonds, and an [nH] atom class
+        >>> Chem.MolToSmiles(graph_to_mol(mol_to_graph(Chem.MolFromSmiles("c1cc[nH]c1"), aromatic),
+        ...                               aromatic))
+        'c1cc[nH]c1'
     """
     batch = MolGraph(torch.as_tensor(graph.atoms)[None], torch.as_tensor(graph.bonds)[None])
     return graphs_to_mols(batch, vocab)[0]
@@ -241,6 +245,7 @@ def decode_arrays(atoms: np.ndarray, bonds: np.ndarray, vocab: Vocabulary) -> li
     begin, end = position[mol_idx, i].tolist(), position[mol_idx, j].tolist()
     bond_ids = kept[mol_idx, i, j].tolist()
     templates, bond_types = _atom_templates(vocab), vocab.rdkit_bond_types
+    aromatic = vocab.bond_id(Chem.BondType.AROMATIC)
     mols: list[Chem.Mol | None] = []
     for k, row in enumerate(atoms.tolist()):
         mol = Chem.RWMol()
@@ -249,6 +254,10 @@ def decode_arrays(atoms: np.ndarray, bonds: np.ndarray, vocab: Vocabulary) -> li
                 mol.AddAtom(templates[atom_id])
         for e in range(starts[k], starts[k + 1]):
             mol.AddBond(begin[e], end[e], bond_types[bond_ids[e]])
+            if bond_ids[e] == aromatic:  # flag the ring for RDKit to kekulize on sanitisation
+                mol.GetBondBetweenAtoms(begin[e], end[e]).SetIsAromatic(True)
+                mol.GetAtomWithIdx(begin[e]).SetIsAromatic(True)
+                mol.GetAtomWithIdx(end[e]).SetIsAromatic(True)
         mols.append(_sanitized(mol.GetMol()) if mol.GetNumAtoms() else None)
     return mols
 
@@ -260,6 +269,7 @@ def _atom_templates(vocab: Vocabulary) -> tuple[Chem.Atom | None, ...]:
     for atom_type in vocab.atom_types:
         atom = Chem.Atom(atom_type.element)
         atom.SetFormalCharge(atom_type.charge)
+        atom.SetNumExplicitHs(atom_type.hydrogens)
         templates.append(atom)
     return tuple(templates)
 

@@ -223,10 +223,12 @@ def load_training_graphs(config: Config, progress: bool = True) -> tuple[Vocabul
     """The vocabulary and dense training graphs that ``config.data`` names."""
     data = config.data
     if data.vocabulary == "qm9":
-        vocab = Vocabulary.qm9()
+        vocab = Vocabulary.qm9(data.aromatic)
     else:
         smiles = read_smiles(data.path)[: data.limit]
-        vocab = derive_vocabulary(smiles, data.max_atoms, transforms=data.transforms)
+        vocab = derive_vocabulary(
+            smiles, data.max_atoms, transforms=data.transforms, aromatic=data.aromatic
+        )
     dataset = MoleculeDataset(
         data.path,
         vocab,

@@ -48,7 +48,7 @@ def test_encoding_is_kekulized_symmetric_with_empty_diagonal(vocab):
 def test_encoding_errors(vocab):
     with pytest.raises(UnknownAtomError, match="Cl"):
         mol_to_graph(smiles_to_mol("CCl"), vocab)
-    with pytest.raises(UnknownAtomError, match="O\\+1"):
+    with pytest.raises(UnknownAtomError, match=r"atom O\+ is not"):
         mol_to_graph(smiles_to_mol("C[OH2+]"), vocab)
     with pytest.raises(TooManyAtomsError, match="10 heavy atoms"):
         mol_to_graph(smiles_to_mol("C" * 10), vocab)
@@ -98,10 +98,15 @@ def test_one_hot_and_argmax_are_inverse(graph_batch, vocab):
 
 
 @pytest.mark.slow
-def test_every_qm9_molecule_round_trips():
-    """All 133,885 QM9 rows: canonical SMILES in == canonical SMILES out (100 %, no exceptions)."""
+@pytest.mark.parametrize("aromatic", [False, True], ids=["kekulized", "aromatic"])
+def test_every_qm9_molecule_round_trips(aromatic):
+    """All 133,885 QM9 rows: canonical SMILES in == canonical SMILES out (100 %, no exceptions).
+
+    In both ring representations: kekulized, and aromatic bonds with [nH]-style atom classes.
+    """
+    vocab = Vocabulary.qm9(aromatic)
     smiles = read_smiles(QM9_PATH)
-    feats = featurize(smiles, Vocabulary.qm9(), progress=False)
+    feats = featurize(smiles, vocab, progress=False)
     assert feats.n_rows == 133_885
     assert feats.skipped == {}
     assert feats.n_kept == 133_885
@@ -112,10 +117,13 @@ def test_every_qm9_molecule_round_trips():
     # Vocabulary.qm9() is the data's own vocabulary: nothing was skipped as unknown, every class
     # occurs, and deriving a vocabulary from one molecule per class (plus a 9-atom one) gives it.
     atoms = feats.graphs.atoms.long()
-    examples = {int((atoms == t).any(1).nonzero()[0]) for t in range(1, 9)}
+    examples = {int((atoms == t).any(1).nonzero()[0]) for t in range(1, vocab.n_atom_classes)}
     examples.add(int((atoms > 0).sum(1).argmax()))
-    derived = Vocabulary.from_mols(Chem.MolFromSmiles(smiles[row]) for row in examples)
-    assert derived == Vocabulary.qm9()
+    mols = (Chem.MolFromSmiles(smiles[row]) for row in examples)
+    derived = Vocabulary.from_mols(mols, aromatic=aromatic)
+    assert derived == vocab
+    # Aromatic bonds occur in the aromatic representation only.
+    assert bool((feats.graphs.bonds == 4).any()) == aromatic
 
 
 def test_graphs_to_smiles_decodes_strictly(graph_batch, vocab, tiny_smiles):
@@ -123,3 +131,25 @@ def test_graphs_to_smiles_decodes_strictly(graph_batch, vocab, tiny_smiles):
     assert smiles == [canonical_smiles(s) for s in tiny_smiles]
     empty = MolGraph(torch.zeros(1, 9, dtype=torch.long), torch.zeros(1, 9, 9, dtype=torch.long))
     assert graphs_to_smiles(empty, vocab) == [None]
+
+
+@pytest.mark.parametrize(
+    "smiles", ["c1ccccc1", "c1cc[nH]c1", "Cc1nc[nH]c1C=O", "c1cc[nH+]cc1", "O=c1cc[nH]o1"]
+)
+def test_aromatic_vocabulary_keeps_rings_aromatic_and_round_trips(smiles):
+    vocab = Vocabulary.qm9(aromatic=True)
+    mol = smiles_to_mol(smiles)
+    graph = mol_to_graph(mol, vocab)
+    ring_bonds = [b for b in mol.GetBonds() if b.GetIsAromatic()]
+    aromatic_id = vocab.bond_types.index("AROMATIC") + 1
+    assert int((torch.triu(graph.bonds.long(), 1) == aromatic_id).sum()) == len(ring_bonds)
+    assert mol_to_smiles(graph_to_mol(graph, vocab)) == mol_to_smiles(mol)
+
+
+def test_an_aromatic_ring_that_cannot_be_kekulized_decodes_to_none():
+    """Pyrrole without its [nH] class: RDKit cannot kekulize it, so the graph is invalid."""
+    vocab = Vocabulary.qm9(aromatic=True)
+    graph = mol_to_graph(smiles_to_mol("c1cc[nH]c1"), vocab)
+    atoms = graph.atoms.clone()
+    atoms[atoms == vocab.atom_id("N", 0, 1)] = vocab.atom_id("N")
+    assert graph_to_mol(MolGraph(atoms, graph.bonds), vocab) is None

@@ -50,3 +50,28 @@ def test_bad_vocabularies_are_rejected(atoms, max_atoms, message):
 def test_from_dict_rejects_garbage():
     with pytest.raises(ValueError, match="not a vocabulary"):
         Vocabulary.from_dict({"atom_types": "C"})
+
+
+def test_aromatic_vocabulary_adds_the_aromatic_bond_and_hydrogen_classes():
+    aromatic = Vocabulary.qm9(aromatic=True)
+    assert aromatic.aromatic and not Vocabulary.qm9().aromatic
+    assert aromatic.bond_types == ("SINGLE", "DOUBLE", "TRIPLE", "AROMATIC")
+    assert aromatic.bond_orders[-1] == 1.5
+    labels = [a.label for a in aromatic.atom_types]
+    assert labels == ["C", "C-", "CH-", "N", "NH", "N-", "N+", "NH+", "O", "O-", "F"]
+    assert Vocabulary.from_dict(aromatic.to_dict()) == aromatic
+    assert aromatic.fingerprint != Vocabulary.qm9().fingerprint
+
+
+def test_a_kekulized_vocabulary_is_described_as_before(vocab):
+    """Hydrogens appear in the description only where there are any, so the fingerprints (the
+    cache keys of every dataset and checkpoint written before aromatic vocabularies) hold."""
+    assert vocab.to_dict()["atom_types"][:3] == [["C", 0], ["C", -1], ["N", 0]]
+    assert vocab.fingerprint == "10abcab82d82"
+
+
+def test_from_mols_with_aromatic_keeps_pyrrole_nh_apart():
+    mols = [smiles_to_mol(s) for s in ["c1cc[nH]c1", "CCN"]]
+    assert [a.label for a in Vocabulary.from_mols(mols).atom_types] == ["C", "N"]
+    derived = Vocabulary.from_mols(mols, aromatic=True)
+    assert [a.label for a in derived.atom_types] == ["C", "N", "NH"]
