@@ -105,6 +105,8 @@ class Vocabulary:
         for atom in self.atom_types:
             if atom.element not in _ELEMENTS:
                 raise ValueError(f"atom type {atom.element!r} is not a chemical element")
+            if not 0 <= atom.hydrogens <= 4:
+                raise ValueError(f"atom type {atom.label!r}: hydrogens must be 0 to 4")
         unknown = [b for b in self.bond_types if b not in _BOND_ORDERS]
         if unknown:
             raise ValueError(f"unknown RDKit bond types {unknown}")

@@ -103,6 +103,18 @@ def test_autoencoder_overfits_a_small_set_to_exact_reconstruction():
     assert trainer.history[-1]["loss_ae"] < 0.05
 
 
+def test_a_latent_run_with_aromatic_bonds_trains_both_stages_and_samples():
+    config = latent_config(data={"vocabulary": "data", "aromatic": True})
+    vocab, graphs = load_training_graphs(config, progress=False)
+    assert vocab.aromatic and vocab.atom_id("N", 0, 1) is not None  # pyrrole-type [nH]
+    assert bool((graphs.bonds == vocab.bond_types.index("AROMATIC") + 1).any())
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    history = trainer.fit(steps=20)
+    assert 0.0 <= history[-1]["validity"] <= 1.0
+    model = MolGAN(trainer.generator, vocab, config)
+    assert len(model.sample(8, seed=0, keep_invalid=True)) == 8
+
+
 def test_latent_family_refuses_the_input_atom_order(graph_batch, vocab):
     config = latent_config(data={"atom_order": "input"})
     with pytest.raises(ValueError, match="needs a canonical order"):

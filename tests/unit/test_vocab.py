@@ -40,6 +40,7 @@ def test_dict_round_trip_and_fingerprint(vocab):
         ((AtomType("C"), AtomType("C")), 9, "duplicate"),
         ((AtomType("*"),), 9, "not a chemical element"),
         ((AtomType("C"),), 0, "max_atoms"),
+        ((AtomType("N", 0, -1),), 9, "hydrogens"),
     ],
 )
 def test_bad_vocabularies_are_rejected(atoms, max_atoms, message):
@@ -50,6 +51,8 @@ def test_bad_vocabularies_are_rejected(atoms, max_atoms, message):
 def test_from_dict_rejects_garbage():
     with pytest.raises(ValueError, match="not a vocabulary"):
         Vocabulary.from_dict({"atom_types": "C"})
+    with pytest.raises(ValueError, match="not a vocabulary"):  # a fourth field
+        Vocabulary.from_dict({"atom_types": [["N", 0, 1, 2]], "bond_types": [], "max_atoms": 9})
 
 
 def test_aromatic_vocabulary_adds_the_aromatic_bond_and_hydrogen_classes():
