@@ -58,7 +58,7 @@ class RewardLearner:
         self.config, self.vocab, self.device = cfg, vocab, device
         self.objective = Objective(cfg.terms, cfg.combine, cfg.weights)
         train_smiles: set[str] = set()
-        if "novelty" in cfg.terms:
+        if "novelty" in cfg.terms or "structure_match" in cfg.terms:
             train_smiles = {s for s in graphs_to_smiles(graphs, vocab) if s is not None}
         self.scorer = RewardScorer(self.objective, train_smiles, cfg.n_jobs, cfg.window)
         self.reinforce = cfg.estimator == "reinforce"

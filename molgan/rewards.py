@@ -3,7 +3,8 @@
 A reward scores a molecule a generator made. Molecule rewards (:data:`REWARDS`: validity, QED, SA,
 logP, NP-likeness) are functions of one sanitised RDKit molecule, normalised as in MolGAN's
 reference code (De Cao & Kipf 2018) so that 1 is best. Sample rewards (``"novelty"``,
-``"uniqueness"``) depend on more than one molecule: the training set, or the other samples. An
+``"uniqueness"``, ``"structure_match"``) depend on more than one molecule: the training set, or
+the other samples. An
 :class:`Objective` names the terms and how they combine (a product, as MolGAN, or a weighted
 mean); :class:`RewardScorer` scores batches of SMILES with it, running the RDKit work in worker
 processes and caching each molecule's scores by canonical SMILES. An invalid sample (``None``)
@@ -17,7 +18,7 @@ import io
 import math
 import multiprocessing
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -43,6 +44,8 @@ __all__ = [
     "SAMPLE_REWARDS",
     "novelty_reward",
     "uniqueness_reward",
+    "structure_class",
+    "structure_match_reward",
     "Objective",
     "RewardScorer",
     "mean_rewards",
@@ -60,7 +63,7 @@ LOGP_RANGE = (-2.12178879609, 6.0429063424)  # Crippen logP range of QM9 as MolG
 SA_RANGE = (5.0, 1.5)  # SA score (Ertl & Schuffenhauer 2009): <= 1.5 -> 1, >= 5 -> 0
 NP_RANGE = (-3.0, 1.0)  # NP-likeness (Ertl et al. 2008), after the scorer's log damping beyond 4
 
-SAMPLE_REWARDS = ("novelty", "uniqueness")
+SAMPLE_REWARDS = ("novelty", "uniqueness", "structure_match")
 """Rewards of a sample in its context, built by :class:`RewardScorer` (not in :data:`REWARDS`)."""
 
 
@@ -171,6 +174,43 @@ def uniqueness_reward(smiles: Sequence[str | None], recent: Iterable[str] = ()) 
     return np.array([1.0 / counts[s] if s is not None else 0.0 for s in smiles])
 
 
+def structure_class(smiles: str) -> tuple[int, bool, bool]:
+    """(heavy atoms, has an aromatic ring, has a triple bond) of a valid canonical SMILES.
+
+    The classes RL drifts across on QM9 (docs/results.md, "What FCD measures here").
+
+    Examples:
+        >>> structure_class("c1ccoc1"), structure_class("C#CCO")
+        ((5, True, False), (4, False, True))
+    """
+    mol = Chem.MolFromSmiles(smiles)
+    aromatic = any(atom.GetIsAromatic() for atom in mol.GetAtoms())
+    triple = any(bond.GetBondType() == Chem.BondType.TRIPLE for bond in mol.GetBonds())
+    return mol.GetNumAtoms(), aromatic, triple
+
+
+def structure_match_reward(
+    classes: Sequence[Hashable | None], recent: Iterable[Hashable], reference: dict[Hashable, float]
+) -> np.ndarray:
+    """``min(1, p_data(c) / p_generated(c))`` of each sample's class ``c`` (0 for ``None``).
+
+    ``p_generated`` counts the batch and the ``recent`` samples' classes, ``reference`` is the
+    training set's class distribution. A class generated no more often than in the data scores
+    1; an over-produced class scores less, so the reward pays for the structures a generator is
+    short of, as ``"uniqueness"`` pays for the molecules it has not made yet.
+
+    Examples:
+        >>> structure_match_reward(["a", "a", "b", None], [], {"a": 0.25, "b": 0.75}).tolist()
+        [0.375, 0.375, 1.0, 0.0]
+    """
+    counts = Counter(c for c in classes if c is not None)
+    counts.update(recent)
+    total = sum(counts.values())
+    return np.array(
+        [0.0 if c is None else min(1.0, reference.get(c, 0.0) * total / counts[c]) for c in classes]
+    )
+
+
 @dataclass(frozen=True)
 class Objective:
     """What to reward: named terms (or callables ``Mol -> float``) and how to combine them.
@@ -226,7 +266,8 @@ class RewardScorer:
 
     Args:
         objective: The terms and how they combine.
-        train: Training-set canonical SMILES (needed by ``"novelty"``).
+        train: Training-set canonical SMILES (needed by ``"novelty"`` and ``"structure_match"``,
+            whose reference distribution of :func:`structure_class` they give).
         n_jobs: Worker processes for the molecule rewards (1 = in this process). Workers are
             forked, so user callables need no pickling; without fork, scoring is serial.
         window: How many recent generated samples ``"uniqueness"`` counts duplicates against.
@@ -247,9 +288,15 @@ class RewardScorer:
     _pool: multiprocessing.pool.Pool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if "novelty" in self.objective.terms and not self.train:
-            raise ValueError("the 'novelty' reward needs the training set's SMILES (train=...)")
+        for term in ("novelty", "structure_match"):
+            if term in self.objective.terms and not self.train:
+                raise ValueError(f"the {term!r} reward needs the training set's SMILES (train=...)")
         self.recent = deque(maxlen=self.window)
+        self._classes: dict[str, Hashable] = {}
+        self._reference: dict[Hashable, float] = {}
+        if "structure_match" in self.objective.terms:
+            counts = Counter(self._class_of(s) for s in self.train)
+            self._reference = {c: n / len(self.train) for c, n in counts.items()}
         self._molecule_terms = [
             REWARDS.get(t, t) for t in self.objective.terms if t not in SAMPLE_REWARDS
         ]
@@ -274,12 +321,22 @@ class RewardScorer:
                 columns.append(novelty_reward(smiles, self.train))
             elif term == "uniqueness":
                 columns.append(uniqueness_reward(smiles, self.recent if generated else ()))
+            elif term == "structure_match":
+                classes = [self._class_of(s) if s else None for s in smiles]
+                recent = (self._class_of(s) for s in self.recent) if generated else ()
+                columns.append(structure_match_reward(classes, recent, self._reference))
             else:
                 k = next(molecule)
                 columns.append(np.array([self._cache[s][k] if s else 0.0 for s in smiles]))
         if generated:
             self.recent.extend(s for s in smiles if s is not None)
         return np.stack(columns, axis=1) if columns else np.zeros((len(smiles), 0))
+
+    def _class_of(self, smiles: str) -> Hashable:
+        """:func:`structure_class` of a valid canonical SMILES, cached."""
+        if smiles not in self._classes:
+            self._classes[smiles] = structure_class(smiles)
+        return self._classes[smiles]
 
     def start(self) -> None:
         """Fork the worker processes now (else the first :meth:`score` that needs them does).

@@ -134,6 +134,19 @@ def test_novelty_needs_the_training_set():
     assert scorer.score(["CCO", "CCC"]).tolist() == [0.0, 1.0]
 
 
+def test_structure_match_pays_for_the_classes_the_generator_is_short_of():
+    with pytest.raises(ValueError, match="needs the training set"):
+        RewardScorer(Objective(("structure_match",)))
+    # The data: half aromatic 5-atom rings, half saturated 5-atom chains.
+    train = {"c1ccoc1", "c1ccsc1", "CCCCO", "CCCCN"}
+    scorer = RewardScorer(Objective(("structure_match",)), train=train, n_jobs=1, window=8)
+    # Only chains so far: a chain is over-produced (p 1.0 against 0.5), a ring is not.
+    assert scorer.score(["CCCCC", "OCCCC"]).tolist() == [0.5, 0.5]
+    # Pyridine has 6 atoms, a class the data never has: 0. Chains are now 3 of 4: 0.5 / 0.75.
+    assert scorer.score(["c1ccncc1", "CCCCF", None]).tolist() == pytest.approx([0.0, 2 / 3, 0.0])
+    assert scorer.score(["c1cc[nH]c1"]).tolist() == [1.0]  # 1 of 6 generated, half of the data
+
+
 def test_mean_rewards_is_over_valid_molecules():
     means = mean_rewards([ASPIRIN, "", "C1CC", "CC(=O)Oc1ccccc1C(O)=O"], ["qed"], n_jobs=1)
     assert means["n_samples"] == 4 and means["n_valid"] == 2
