@@ -12,8 +12,8 @@ from molgan.training import Trainer
 pytestmark = pytest.mark.integration
 
 
-def mean_qed_reward(trainer, vocab, n=500):
-    """Mean QED reward of n argmax samples, an invalid sample scoring 0."""
+def qed_rewards(trainer, vocab, n=500):
+    """QED rewards of n argmax samples, an invalid sample scoring 0."""
     rng = torch.Generator().manual_seed(1)
     smiles = [
         s
@@ -21,18 +21,18 @@ def mean_qed_reward(trainer, vocab, n=500):
         for s in graphs_to_smiles(graphs, vocab)
     ]
     with RewardScorer(Objective(("qed",)), n_jobs=1) as scorer:
-        return float(scorer.score(smiles, generated=False).mean())
+        return scorer.score(smiles, generated=False)
 
 
 BASE = Config().replace(
     data={"path": str(QM9_SPLITS["train"]), "limit": 2000},
     train={
-        "steps": 300,
+        "steps": 600,
         "loss": "nonsaturating",
         "n_critic": 1,
         "structure_weight": 1.0,
         "log_every": 100,
-        "eval_every": 300,
+        "eval_every": 600,
         "eval_samples": 200,
     },
 )
@@ -42,7 +42,7 @@ def trained_reward(config):
     vocab, graphs = load_training_graphs(config, progress=False)
     trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
     trainer.fit()
-    return mean_qed_reward(trainer, vocab)
+    return qed_rewards(trainer, vocab)
 
 
 @pytest.fixture(scope="module")
@@ -52,8 +52,12 @@ def gan_reward():
 
 @pytest.mark.parametrize("estimator", ["network", "reinforce"])
 def test_rl_raises_the_mean_reward_over_the_same_gan_without_it(gan_reward, estimator):
-    reward = {"terms": ("qed",), "warmup": 0.5, "gan_weight": 0.0, "n_jobs": 1}
+    reward = {"terms": ("qed",), "warmup": 0.25, "gan_weight": 0.0, "n_jobs": 1}
     rl_reward = trained_reward(BASE.replace(reward={**reward, "estimator": estimator}))
-    # Same seed, same first 150 steps; only the RL term differs afterwards.
-    # seen: network 0.24 -> 0.34
-    assert rl_reward > 1.1 * gan_reward, (gan_reward, rl_reward)
+    # Same seed, same first 150 steps; only the RL term differs in the other 450. The mean reward
+    # must rise by more than three standard errors of the difference of two 500-sample means
+    # (about 0.01). Seen: 0.303 -> 0.465 (reinforce, 16 standard errors), 0.452 (network, 13).
+    # After only 150 RL steps reinforce gained 1.5 standard errors, within the noise.
+    gain = rl_reward.mean() - gan_reward.mean()
+    noise = (rl_reward.var() / len(rl_reward) + gan_reward.var() / len(gan_reward)) ** 0.5
+    assert gain > 3 * noise, (gan_reward.mean(), rl_reward.mean(), noise)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -24,10 +25,16 @@ from molgan.training.acceleration import autocast, compiled
 ROOT = Path(__file__).resolve().parents[2]
 TINY = str(ROOT / "tests" / "data" / "tiny.smi")
 
-# sha256 of the generator, discriminator and reward-network weights after 12 steps of
-# configs/qm9-molgan.toml (then named configs/qm9.toml) on tests/data/tiny.smi, computed with the
-# single-family Trainer that preceded the family split (commit 05f199b), torch 2.13.0 on CPU.
-MOLGAN_DIGEST = "ffb25426040c77a20221fd98474683b4a75105064d130550c82ced11dde5318e"
+# The norm of every weight tensor of the generator, discriminator and reward network after 12
+# steps of configs/qm9-molgan.toml (then named configs/qm9.toml) on tests/data/tiny.smi, written
+# by the single-family Trainer that preceded the family split (commit 05f199b), torch 2.13.0 on
+# CPU. On the machine that wrote them, that trainer's weights and today's are bit-identical (sha256
+# a5526a5d...; an earlier machine gave ffb25426... for both: the digest depends on the CPU's
+# kernels, so the test compares norms, not bytes).
+MOLGAN_NORMS = ROOT / "tests" / "data" / "molgan_family_norms.json"
+# Float rounding moves a norm by at most 3.4e-7 (relative; measured by scaling the initial weights
+# by 1 + 1e-7 N(0, 1)); a 0.1 % change of the learning rate moves one by 1e-3.
+NORM_TOLERANCE = 1e-5
 
 
 def _digest(*modules: torch.nn.Module) -> str:
@@ -76,7 +83,7 @@ def test_registries_know_both_families():
         Config().replace(model={"kind": "vae"})
 
 
-def test_molgan_family_weights_are_bit_identical_to_the_single_family_trainer():
+def test_molgan_family_weights_match_the_single_family_trainer():
     torch.set_num_threads(1)
     config = load_config(ROOT / "configs" / "qm9-molgan.toml").replace(
         data={"path": TINY}, train={"steps": 12, "eval_samples": 200, "log_every": 4}
@@ -84,8 +91,20 @@ def test_molgan_family_weights_are_bit_identical_to_the_single_family_trainer():
     vocab, graphs = load_training_graphs(config, progress=False)
     trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
     trainer.fit()
-    digest = _digest(trainer.generator, trainer.discriminator, trainer.rewards.network)
-    assert digest == MOLGAN_DIGEST
+    reference = json.loads(MOLGAN_NORMS.read_text())
+    modules = {
+        "generator": trainer.generator,
+        "discriminator": trainer.discriminator,
+        "reward_network": trainer.rewards.network,
+    }
+    norms = {
+        f"{prefix}.{name}": float(tensor.double().norm())
+        for prefix, module in modules.items()
+        for name, tensor in module.state_dict().items()
+    }
+    assert norms.keys() == reference.keys()
+    for name, norm in norms.items():
+        assert norm == pytest.approx(reference[name], rel=NORM_TOLERANCE), name
 
 
 def test_autoencoder_overfits_a_small_set_to_exact_reconstruction():
