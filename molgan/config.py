@@ -287,7 +287,8 @@ class RewardConfig:
     n_jobs: int = 2
     """Worker processes that compute RDKit rewards."""
     window: int = 1024
-    """Recent generated samples the ``"uniqueness"`` reward counts duplicates against."""
+    """Recent generated samples the ``"uniqueness"`` reward counts duplicates against (and
+    ``"structure_match"`` counts structure classes over)."""
     real_pool: int = 4096
     """Training molecules the reward network sees as real examples (a fixed seeded subset, so
     their RDKit rewards are computed once and cached; 0 = the whole training set)."""

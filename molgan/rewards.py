@@ -4,11 +4,10 @@ A reward scores a molecule a generator made. Molecule rewards (:data:`REWARDS`: 
 logP, NP-likeness) are functions of one sanitised RDKit molecule, normalised as in MolGAN's
 reference code (De Cao & Kipf 2018) so that 1 is best. Sample rewards (``"novelty"``,
 ``"uniqueness"``, ``"structure_match"``) depend on more than one molecule: the training set, or
-the other samples. An
-:class:`Objective` names the terms and how they combine (a product, as MolGAN, or a weighted
-mean); :class:`RewardScorer` scores batches of SMILES with it, running the RDKit work in worker
-processes and caching each molecule's scores by canonical SMILES. An invalid sample (``None``)
-scores 0 on every term.
+the other samples. An :class:`Objective` names the terms and how they combine (a product, as
+MolGAN, or a weighted mean); :class:`RewardScorer` scores batches of SMILES with it, running the
+RDKit work in worker processes and caching each molecule's scores by canonical SMILES. An invalid
+sample (``None``) scores 0 on every term.
 """
 
 from __future__ import annotations
@@ -270,7 +269,8 @@ class RewardScorer:
             whose reference distribution of :func:`structure_class` they give).
         n_jobs: Worker processes for the molecule rewards (1 = in this process). Workers are
             forked, so user callables need no pickling; without fork, scoring is serial.
-        window: How many recent generated samples ``"uniqueness"`` counts duplicates against.
+        window: How many recent generated samples ``"uniqueness"`` counts duplicates against
+            (and ``"structure_match"`` counts classes over).
 
     Examples:
         >>> scorer = RewardScorer(Objective(("validity", "uniqueness")), n_jobs=1)
