@@ -253,9 +253,9 @@ def decode_arrays(atoms: np.ndarray, bonds: np.ndarray, vocab: Vocabulary) -> li
             if atom_id:
                 mol.AddAtom(templates[atom_id])
         for e in range(starts[k], starts[k + 1]):
-            mol.AddBond(begin[e], end[e], bond_types[bond_ids[e]])
+            n_bonds = mol.AddBond(begin[e], end[e], bond_types[bond_ids[e]])
             if bond_ids[e] == aromatic:  # flag the ring for RDKit to kekulize on sanitisation
-                mol.GetBondBetweenAtoms(begin[e], end[e]).SetIsAromatic(True)
+                mol.GetBondWithIdx(n_bonds - 1).SetIsAromatic(True)
                 mol.GetAtomWithIdx(begin[e]).SetIsAromatic(True)
                 mol.GetAtomWithIdx(end[e]).SetIsAromatic(True)
         mols.append(_sanitized(mol.GetMol()) if mol.GetNumAtoms() else None)

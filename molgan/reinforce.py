@@ -204,8 +204,7 @@ class RewardLearner:
         if self.network is not None:
             self.network.load_state_dict(weights["reward"])
             self.optimizer.load_state_dict(optimizer)
-        self.scorer.recent.clear()
-        self.scorer.recent.extend(extra["recent_samples"])
+        self.scorer.restore_recent(extra["recent_samples"])
         self._fake_rewards = list(extra["unlogged"])
         self._real_offset = extra["real_offset"]
         self._pending = None

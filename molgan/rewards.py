@@ -182,10 +182,7 @@ def structure_class(smiles: str) -> tuple[int, bool, bool]:
         >>> structure_class("c1ccoc1"), structure_class("C#CCO")
         ((5, True, False), (4, False, True))
     """
-    mol = Chem.MolFromSmiles(smiles)
-    aromatic = any(atom.GetIsAromatic() for atom in mol.GetAtoms())
-    triple = any(bond.GetBondType() == Chem.BondType.TRIPLE for bond in mol.GetBonds())
-    return mol.GetNumAtoms(), aromatic, triple
+    return _structure_class(Chem.MolFromSmiles(smiles))
 
 
 def structure_match_reward(
@@ -283,8 +280,11 @@ class RewardScorer:
     n_jobs: int = 2
     window: int = 1024
     recent: deque = field(init=False, repr=False)
-    """The last ``window`` valid generated SMILES (saved with checkpoints, for exact resume)."""
-    _cache: dict[str, tuple[float, ...]] = field(default_factory=dict, init=False, repr=False)
+    """The last ``window`` valid generated SMILES (saved with checkpoints, for exact resume; set
+    them back with :meth:`restore_recent`)."""
+    # Per SMILES: its molecule terms, then its structure class when "structure_match" is scored;
+    # both come from the one parse in a worker.
+    _cache: dict[str, tuple] = field(default_factory=dict, init=False, repr=False)
     _pool: multiprocessing.pool.Pool | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -292,14 +292,15 @@ class RewardScorer:
             if term in self.objective.terms and not self.train:
                 raise ValueError(f"the {term!r} reward needs the training set's SMILES (train=...)")
         self.recent = deque(maxlen=self.window)
-        self._classes: dict[str, Hashable] = {}
+        self._classify = "structure_match" in self.objective.terms
         self._reference: dict[Hashable, float] = {}
-        if "structure_match" in self.objective.terms:
-            counts = Counter(self._class_of(s) for s in self.train)
+        if self._classify:
+            counts = Counter(structure_class(s) for s in self.train)
             self._reference = {c: n / len(self.train) for c, n in counts.items()}
         self._molecule_terms = [
             REWARDS.get(t, t) for t in self.objective.terms if t not in SAMPLE_REWARDS
         ]
+        self._parses = bool(self._molecule_terms) or self._classify  # whether SMILES need RDKit
 
     def score(self, smiles: Sequence[str | None], generated: bool = True) -> np.ndarray:
         """Rewards ``[B]`` of canonical SMILES (``None`` = invalid sample, reward 0).
@@ -322,8 +323,8 @@ class RewardScorer:
             elif term == "uniqueness":
                 columns.append(uniqueness_reward(smiles, self.recent if generated else ()))
             elif term == "structure_match":
-                classes = [self._class_of(s) if s else None for s in smiles]
-                recent = (self._class_of(s) for s in self.recent) if generated else ()
+                classes = [self._cache[s][-1] if s else None for s in smiles]
+                recent = (self._cache[s][-1] for s in self.recent) if generated else ()
                 columns.append(structure_match_reward(classes, recent, self._reference))
             else:
                 k = next(molecule)
@@ -332,11 +333,16 @@ class RewardScorer:
             self.recent.extend(s for s in smiles if s is not None)
         return np.stack(columns, axis=1) if columns else np.zeros((len(smiles), 0))
 
-    def _class_of(self, smiles: str) -> Hashable:
-        """:func:`structure_class` of a valid canonical SMILES, cached."""
-        if smiles not in self._classes:
-            self._classes[smiles] = structure_class(smiles)
-        return self._classes[smiles]
+    def restore_recent(self, samples: Iterable[str]) -> None:
+        """Set the window of recent generated samples (a resumed run's).
+
+        With ``"structure_match"`` the samples not cached are classified now, so that each step
+        reads their classes from the cache.
+        """
+        self.recent.clear()
+        self.recent.extend(samples)
+        if self._classify:
+            self._fill_cache(list(self.recent))
 
     def start(self) -> None:
         """Fork the worker processes now (else the first :meth:`score` that needs them does).
@@ -344,10 +350,12 @@ class RewardScorer:
         A trainer calls this before its loop, so the fork happens in the main thread while no
         device work runs, not later from a background thread.
         """
-        if self._pool is None and self.n_jobs > 1 and self._molecule_terms and _can_fork():
+        if self._pool is None and self.n_jobs > 1 and self._parses and _can_fork():
             _load_tables()  # read SA/NP tables once, before forking, so workers share them
             self._pool = multiprocessing.get_context("fork").Pool(
-                self.n_jobs, initializer=_init_worker, initargs=(self._molecule_terms,)
+                self.n_jobs,
+                initializer=_init_worker,
+                initargs=(self._molecule_terms, self._classify),
             )
 
     def close(self) -> None:
@@ -368,7 +376,7 @@ class RewardScorer:
 
     def _fill_cache(self, smiles: Sequence[str | None]) -> None:
         todo = [s for s in dict.fromkeys(smiles) if s is not None and s not in self._cache]
-        if not todo or not self._molecule_terms:
+        if not todo or not self._parses:
             self._cache.update(dict.fromkeys(todo, ()))
             return
         if self.n_jobs > 1 and len(todo) > 1 and _can_fork():
@@ -376,7 +384,7 @@ class RewardScorer:
             chunk = max(1, math.ceil(len(todo) / (4 * self.n_jobs)))
             rows = self._pool.map(_score_in_worker, todo, chunksize=chunk)
         else:
-            rows = [_score_smiles(s, self._molecule_terms) for s in todo]
+            rows = [_score_smiles(s, self._molecule_terms, self._classify) for s in todo]
         self._cache.update(zip(todo, rows, strict=True))
 
 
@@ -441,23 +449,37 @@ def molecule_properties(
 # -- private -----------------------------------------------------------------------------------
 
 _WORKER_TERMS: list[MoleculeReward] = []
+_WORKER_CLASSIFY: list[bool] = [False]
 
 
-def _init_worker(terms: list[MoleculeReward]) -> None:
+def _init_worker(terms: list[MoleculeReward], classify: bool) -> None:
     _WORKER_TERMS[:] = terms
+    _WORKER_CLASSIFY[0] = classify
 
 
-def _score_in_worker(smiles: str) -> tuple[float, ...]:
-    return _score_smiles(smiles, _WORKER_TERMS)
+def _score_in_worker(smiles: str) -> tuple:
+    return _score_smiles(smiles, _WORKER_TERMS, _WORKER_CLASSIFY[0])
 
 
-def _score_smiles(smiles: str, terms: list[MoleculeReward]) -> tuple[float, ...]:
-    """Every molecule term of one SMILES, each clipped to [0, 1]; all 0 if it does not parse."""
+def _score_smiles(smiles: str, terms: list[MoleculeReward], classify: bool = False) -> tuple:
+    """Every molecule term of one SMILES, each clipped to [0, 1], then its class.
+
+    All terms are 0 if the SMILES does not parse; with ``classify`` its :func:`structure_class`
+    follows (``None`` if it does not parse).
+    """
     with quiet_rdkit():
         mol = parse_smiles(smiles)
     if mol is None:
-        return (0.0,) * len(terms)
-    return tuple(min(max(float(term(mol)), 0.0), 1.0) for term in terms)
+        return (0.0,) * len(terms) + ((None,) if classify else ())
+    values = tuple(min(max(float(term(mol)), 0.0), 1.0) for term in terms)
+    return values + ((_structure_class(mol),) if classify else ())
+
+
+def _structure_class(mol: Chem.Mol) -> tuple[int, bool, bool]:
+    """:func:`structure_class` of a parsed molecule."""
+    aromatic = any(atom.GetIsAromatic() for atom in mol.GetAtoms())
+    triple = any(bond.GetBondType() == Chem.BondType.TRIPLE for bond in mol.GetBonds())
+    return mol.GetNumAtoms(), aromatic, triple
 
 
 def _can_fork() -> bool:
