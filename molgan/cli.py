@@ -133,6 +133,14 @@ def _build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sample.add_argument("--sdf", type=Path, default=None, help="also write valid molecules here")
     sample.add_argument("--keep-invalid", action="store_true", help="an empty line per invalid")
+    sample.add_argument(
+        "--condition",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fix a condition of a model trained with [model] conditions, e.g. heavy_atoms=7 "
+        "(repeatable; the others follow the training data given it)",
+    )
     sample.add_argument("--device", default="cpu", help="cpu or cuda")
     sample.add_argument("--threads", type=int, default=None, help=_THREADS_HELP)
     sample.add_argument(
@@ -322,6 +330,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
+    from molgan.conditions import condition_specs
     from molgan.distributed import init_world
     from molgan.io import merge_sample_shards, shard_path
     from molgan.model import MolGAN
@@ -348,6 +357,7 @@ def _sample(args: argparse.Namespace) -> int:
         n, seed = world.share(args.n), world.rank_seed(args.seed)
         record = {"rank": world.rank, "world_size": world.size, "base_seed": args.seed}
     model = MolGAN.load(args.checkpoint, device=device)
+    condition = condition_specs(args.condition)
     counts = model.write_samples(
         n,
         out,
@@ -357,6 +367,7 @@ def _sample(args: argparse.Namespace) -> int:
         jobs=jobs,
         progress=world.is_main,
         record=record,
+        condition=condition,
     )
     print(f"wrote {counts['written']} lines to {out} ({counts['valid']} of {n} valid)")
     world.barrier()

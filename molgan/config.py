@@ -120,10 +120,27 @@ class ModelConfig:
     molecules"). 0.02 is kept as the default so the shipped QM9 recipes reproduce."""
     critic_hidden: tuple[int, ...] = (512, 256)
     """``"latent"``: widths of the latent critic's MLP (LatentGAN: 512, 256)."""
+    conditions: tuple[str, ...] = ()
+    """``"latent"``: names of :data:`molgan.conditions.CONDITIONS` that G and the latent critic
+    take beside noise and codes (a conditional GAN); sampling draws them from the training data's
+    mix unless ``molgan sample --condition NAME=VALUE`` fixes some. Empty: unconditional."""
 
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
             raise ValueError(f"[model] kind must be one of {list(MODEL_KINDS)}, got {self.kind!r}")
+        if not self.conditions:
+            return
+        if self.kind != "latent":
+            raise ValueError('[model] conditions: only kind = "latent" takes conditions so far')
+        from molgan.conditions import CONDITIONS  # torch and RDKit: only for conditioned models
+
+        unknown = sorted(set(self.conditions) - set(CONDITIONS))
+        if unknown:
+            raise ValueError(
+                f"[model] conditions: unknown {unknown}; choose from {list(CONDITIONS)}"
+            )
+        if len(set(self.conditions)) != len(self.conditions):
+            raise ValueError(f"[model] conditions: a name is repeated in {list(self.conditions)}")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from torch_geometric.data import Batch
 
 from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from molgan.chem import quiet_rdkit, strict_smiles
+from molgan.conditions import resolve_conditions
 from molgan.config import Config
 from molgan.data import MoleculeDataset, derive_vocabulary, graphs_to_batch
 from molgan.distributed import World
@@ -114,12 +115,35 @@ class MolGAN:
         trainer.fit()
         return cls(trainer.sampler.eval(), vocab, config)
 
-    def sample_graphs(self, n: int, seed: int = 0, batch_size: int = 4096) -> Iterator[MolGraph]:
-        """Draw ``n`` graphs in chunks of ``batch_size`` (class ids on the CPU)."""
+    @property
+    def conditions(self) -> tuple[str, ...]:
+        """The conditions the model can be asked for (``[model] conditions``; may be empty)."""
+        return tuple(self.config.model.conditions)
+
+    def sample_graphs(
+        self,
+        n: int,
+        seed: int = 0,
+        batch_size: int = 4096,
+        condition: Mapping[str, object] | None = None,
+    ) -> Iterator[MolGraph]:
+        """Draw ``n`` graphs in chunks of ``batch_size`` (class ids on the CPU).
+
+        ``condition`` fixes some of the model's :attr:`conditions` by value, e.g.
+        ``{"heavy_atoms": 7}``; the others follow the training data given them.
+
+        Raises:
+            ConditionError: A condition the model lacks, a value outside its classes, or a
+                combination no training molecule has.
+        """
         device = next(self.generator.parameters()).device
         rng = torch.Generator(device=device).manual_seed(seed)
         model = self.config.model
-        yield from generate_graphs(
+        fixed = None
+        if condition:  # checked here, before any output file is opened
+            fixed = resolve_conditions(condition, self.conditions, self.vocab)
+            self.generator.prior.restricted(fixed)
+        return generate_graphs(
             self.generator,
             n,
             rng,
@@ -127,13 +151,22 @@ class MolGAN:
             batch_size,
             min_p=model.min_p,
             noise_scale=model.noise_scale,
+            condition=fixed,
         )
 
-    def sample_mols(self, n: int, seed: int = 0) -> list[Chem.Mol | None]:
+    def sample_mols(
+        self, n: int, seed: int = 0, condition: Mapping[str, object] | None = None
+    ) -> list[Chem.Mol | None]:
         """``n`` decoded molecules; ``None`` where a sample is not strictly valid."""
-        return [mol if smiles else None for mol, smiles in self._decoded(n, seed)]
+        return [mol if smiles else None for mol, smiles in self._decoded(n, seed, condition)]
 
-    def sample(self, n: int, seed: int = 0, keep_invalid: bool = False) -> list[str]:
+    def sample(
+        self,
+        n: int,
+        seed: int = 0,
+        keep_invalid: bool = False,
+        condition: Mapping[str, object] | None = None,
+    ) -> list[str]:
         """Canonical SMILES of ``n`` samples.
 
         Args:
@@ -141,8 +174,10 @@ class MolGAN:
             seed: Seeds the draw; the same seed gives the same molecules.
             keep_invalid: Return exactly ``n`` strings, ``""`` for an invalid sample, instead of
                 the valid ones only.
+            condition: Classes to fix, by value (see :meth:`sample_graphs`).
         """
-        return [smiles or "" for _, smiles in self._decoded(n, seed) if smiles or keep_invalid]
+        decoded = self._decoded(n, seed, condition)
+        return [smiles or "" for _, smiles in decoded if smiles or keep_invalid]
 
     def write_samples(
         self,
@@ -156,6 +191,7 @@ class MolGAN:
         jobs: int = 1,
         progress: bool = False,
         record: dict | None = None,
+        condition: Mapping[str, object] | None = None,
     ) -> dict[str, int]:
         """Stream ``n`` samples to a SMILES file (and optionally an SDF) chunk by chunk.
 
@@ -167,13 +203,14 @@ class MolGAN:
         Beside ``path`` goes its sample record (``<path>.json``, see
         :func:`molgan.io.sample_record_path`): samples requested, valid and written, and whether
         invalid ones were kept, so that ``molgan evaluate`` measures validity over every sample
-        drawn, not over the lines kept; ``record`` adds fields to it.
+        drawn, not over the lines kept; ``record`` adds fields to it. ``condition`` fixes classes
+        as in :meth:`sample_graphs`, and the record keeps it.
 
         Returns:
             ``{"valid": ..., "written": ...}`` line counts.
         """
         counts = {"valid": 0, "written": 0}
-        chunks = self.sample_graphs(n, seed, batch_size)
+        chunks = self.sample_graphs(n, seed, batch_size, condition)
         bar = ProgressBar(total=n, desc="sampling", unit="mol", disable=not progress)
         with _maybe_atomic(path) as smi, _maybe_atomic(sdf) as sdf_handle, bar:
             for decoded in decode_stream(chunks, self.vocab, jobs, molblocks=sdf is not None):
@@ -191,16 +228,17 @@ class MolGAN:
             "n_written": counts["written"],
             "keep_invalid": keep_invalid,
             "seed": seed,
+            **({"condition": dict(condition)} if condition else {}),
             **(record or {}),
         }
         write_sample_record(path, sample_record)
         return counts
 
     def _decoded(
-        self, n: int, seed: int, batch_size: int = 4096
+        self, n: int, seed: int, condition: Mapping[str, object] | None = None
     ) -> Iterator[tuple[Chem.Mol | None, str | None]]:
         """Each sample's decoded molecule and its strict canonical SMILES (``None``: invalid)."""
-        for graphs in self.sample_graphs(n, seed, batch_size):
+        for graphs in self.sample_graphs(n, seed, condition=condition):
             with quiet_rdkit():
                 mols = graphs_to_mols(graphs, self.vocab)
                 decoded = [(mol, strict_smiles(mol)) for mol in mols]

@@ -12,7 +12,7 @@ Randomness comes from an optional seeded ``torch.Generator``; nothing here syncs
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import torch
 
@@ -184,6 +184,7 @@ def generate_graphs(
     batch_size: int = 4096,
     min_p: float = 0.0,
     noise_scale: float = 1.0,
+    condition: Mapping[str, int] | None = None,
 ) -> Iterator[MolGraph]:
     """Draw ``n`` graphs from a generator in chunks, as class ids on the CPU.
 
@@ -202,6 +203,8 @@ def generate_graphs(
         noise_scale: Multiplies the generator's standard-normal noise: below 1 it draws from the
             prior's denser core (the truncation trick of Brock et al. 2019 in its simplest form),
             trading diversity for fidelity; 1 = the prior the generator was trained on.
+        condition: For a generator with conditions (:mod:`molgan.conditions`), the classes to
+            fix, ``{name: class index}``; the others are drawn from the data given them.
 
     Yields:
         ``MolGraph`` chunks (``atoms [b, N]``, ``bonds [b, N, N]``) of at most ``batch_size``.
@@ -210,8 +213,9 @@ def generate_graphs(
     generator.eval()
     try:
         for start in range(0, n, batch_size):
-            z = generator.sample_z(min(batch_size, n - start), rng)  # [b, Z]
-            logits = generator(z * noise_scale if noise_scale != 1.0 else z)
+            given = {} if condition is None else {"condition": condition}
+            z = generator.sample_z(min(batch_size, n - start), rng, scale=noise_scale, **given)
+            logits = generator(z)  # z: [b, Z]
             if temperature > 0:
                 logits = DenseGraph(
                     _min_p_mask(logits.atoms / temperature, min_p),

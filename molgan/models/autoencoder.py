@@ -22,13 +22,14 @@ penalty and REINFORCE work on it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from molgan.conditions import ConditionError, ConditionPrior, condition_sizes
 from molgan.graph import DenseGraph
 from molgan.models.base import standard_normal
 from molgan.models.generator import NO_BOND_LOGIT_GAP
@@ -251,7 +252,9 @@ class LatentGenerator(nn.Module):
     """``decoder(G(noise))``: a generator of graph logits through the autoencoder's code space.
 
     ``G`` is an MLP (LeakyReLU 0.2, as in LatentGAN) whose output is normalised like the
-    encoder's codes. The interface is MolGAN's :class:`~molgan.models.Generator`'s.
+    encoder's codes. The interface is MolGAN's :class:`~molgan.models.Generator`'s. With
+    conditions (:mod:`molgan.conditions`), its input is the noise followed by the one-hot classes
+    of the conditions, which :meth:`sample_z` draws from the data's mix (:attr:`prior`).
 
     Args:
         vocab: The graph vocabulary.
@@ -259,6 +262,7 @@ class LatentGenerator(nn.Module):
         z_dim: Noise size.
         hidden: Widths of ``G``'s MLP.
         latent_dim: ``Z``, the code size of ``decoder``.
+        conditions: Names of the conditions G takes (none: unconditional).
 
     Examples:
         >>> vocab = Vocabulary.qm9()
@@ -266,6 +270,11 @@ class LatentGenerator(nn.Module):
         >>> gen = LatentGenerator(vocab, dec, z_dim=4, hidden=(16,), latent_dim=8)
         >>> gen(gen.sample_z(2, torch.Generator().manual_seed(0))).bonds.shape
         torch.Size([2, 9, 9, 4])
+        >>> gen = LatentGenerator(vocab, dec, 4, (16,), 8, conditions=["triple_bond"])
+        >>> gen.sample_z(3, torch.Generator().manual_seed(0), condition={"triple_bond": 1})[:, 4:]
+        tensor([[0., 1.],
+                [0., 1.],
+                [0., 1.]])
     """
 
     def __init__(
@@ -275,11 +284,18 @@ class LatentGenerator(nn.Module):
         z_dim: int = 64,
         hidden: Sequence[int] = (256, 512, 512),
         latent_dim: int = 128,
+        conditions: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.vocab, self.z_dim = vocab, z_dim
+        # Absent (not empty) without conditions, so that unconditional checkpoints load as before.
+        self.prior = (
+            ConditionPrior(conditions, condition_sizes(conditions, vocab)) if conditions else None
+        )
+        self.condition_dim = self.prior.dim if self.prior is not None else 0
         self.noise_map = nn.Sequential(
-            MLP((z_dim, *hidden), act=lambda: nn.LeakyReLU(0.2)), nn.Linear(hidden[-1], latent_dim)
+            MLP((z_dim + self.condition_dim, *hidden), act=lambda: nn.LeakyReLU(0.2)),
+            nn.Linear(hidden[-1], latent_dim),
         )
         init_linear_(self.noise_map[-1])
         self.decoder = decoder
@@ -288,11 +304,17 @@ class LatentGenerator(nn.Module):
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> LatentGenerator:
         """Build G and a fresh decoder from a ``[model]`` config of ``kind = "latent"``."""
         decoder = GraphDecoder.from_config(cfg, vocab)
-        return cls(vocab, decoder, cfg.z_dim, tuple(cfg.hidden), cfg.latent_dim)
+        return cls(
+            vocab, decoder, cfg.z_dim, tuple(cfg.hidden), cfg.latent_dim, tuple(cfg.conditions)
+        )
 
     def codes(self, noise: torch.Tensor) -> torch.Tensor:
-        """Map noise ``[B, z_dim]`` to normalised codes ``[B, Z]``."""
+        """Map noise ``[B, z_dim (+ conditions)]`` to normalised codes ``[B, Z]``."""
         return normalize_codes(self.noise_map(noise))
+
+    def conditions_of(self, noise: torch.Tensor) -> torch.Tensor:
+        """The one-hot conditions ``[B, C]`` at the end of noise (``[B, 0]`` when unconditional)."""
+        return noise[:, self.z_dim :]
 
     def forward(self, noise: torch.Tensor) -> DenseGraph:
         """Graph logits ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` of noise ``[B, z_dim]``."""
@@ -303,10 +325,27 @@ class LatentGenerator(nn.Module):
         batch_size: int,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
+        scale: float = 1.0,
+        condition: Mapping[str, int] | torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Draw noise ``[B, z_dim]`` from the standard normal prior (on ``generator``'s device)."""
+        """Draw noise ``[B, z_dim]`` from the standard normal prior (on ``generator``'s device).
+
+        ``scale`` multiplies the noise (not the conditions). With conditions, their one-hots
+        follow: ``condition`` gives them as a tensor ``[B, C]``, fixes some classes as
+        ``{name: class index}`` and draws the rest from the data given them, or (``None``) draws
+        all of them from the data's mix.
+        """
         target = torch.device(device) if device is not None else self.decoder.code.weight.device
-        return standard_normal(batch_size, self.z_dim, generator, target)
+        noise = standard_normal(batch_size, self.z_dim, generator, target)
+        if scale != 1.0:
+            noise = noise * scale
+        if self.prior is None:
+            if condition is not None:
+                raise ConditionError("this model was trained without conditions")
+            return noise
+        if not isinstance(condition, torch.Tensor):
+            condition = self.prior.draw(batch_size, generator, condition)
+        return torch.cat([noise, condition.to(target)], dim=1)
 
 
 class LatentCritic(nn.Module):

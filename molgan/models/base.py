@@ -28,8 +28,9 @@ class GraphGenerator(Protocol):
         batch_size: int,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
+        scale: float = 1.0,
     ) -> torch.Tensor:
-        """Draw noise ``[B, z_dim]`` from the generator's prior."""
+        """Draw noise ``[B, z_dim]`` from the generator's prior (Gaussian parts times ``scale``)."""
 
     def __call__(self, z: torch.Tensor) -> DenseGraph:
         """Graph logits of noise ``z [B, z_dim]``."""

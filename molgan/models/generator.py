@@ -112,6 +112,7 @@ class Generator(nn.Module):
         batch_size: int,
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
+        scale: float = 1.0,
     ) -> torch.Tensor:
         """Draw latent vectors from the standard normal prior.
 
@@ -119,12 +120,14 @@ class Generator(nn.Module):
             batch_size: ``B``.
             generator: Seeded source of randomness; draws happen on its device.
             device: Where the result goes; defaults to the device of the generator's weights.
+            scale: Multiplies the draws (the truncation trick; training uses 1).
 
         Returns:
             ``z`` of shape ``[B, Z]``.
         """
         target = torch.device(device) if device is not None else self.atom_head.weight.device
-        return standard_normal(batch_size, self.z_dim, generator, target)
+        z = standard_normal(batch_size, self.z_dim, generator, target)
+        return z * scale if scale != 1.0 else z
 
     def extra_repr(self) -> str:
         """Show the graph size in ``print(model)``."""

@@ -13,15 +13,17 @@ exactly as for the MolGAN family (:class:`~molgan.training.GraphGame`).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from molgan.checkpoint import load_checkpoint
+from molgan.conditions import label_molecules
 from molgan.config import Config
 from molgan.distributed import optimizer_step
-from molgan.graph import DenseGraph, MolGraph
+from molgan.graph import DenseGraph, MolGraph, graphs_to_mols
 from molgan.losses import get_gan_loss, gradient_penalty
 from molgan.models import Discriminator
 from molgan.models.autoencoder import (
@@ -86,7 +88,8 @@ class LatentFamily:
             torch.manual_seed(cfg.seed)
             self.encoder = GraphEncoder.from_config(model, vocab).to(device)
             self.generator = LatentGenerator.from_config(model, vocab).to(device)
-            self.critic = LatentCritic(model.latent_dim, model.critic_hidden).to(device)
+            critic_dim = model.latent_dim + self.generator.condition_dim  # codes, then conditions
+            self.critic = LatentCritic(critic_dim, model.critic_hidden).to(device)
             discriminator = (
                 Discriminator.from_config(model, vocab).to(device) if cfg.graph_weight else None
             )
@@ -99,6 +102,7 @@ class LatentFamily:
                 discriminator,
                 rl_start=self.ae_steps + int(config.reward.warmup * cfg.steps),
             )
+        self._conditions = self._fit_conditions() if model.conditions else None  # [M, C]
         if cfg.init_from:
             self._init_from(cfg.init_from)
         self.decoder = self.generator.decoder
@@ -183,15 +187,16 @@ class LatentFamily:
         with autocast(self.config.train.amp, self.device):
             idx = self._code_batch()
             real_codes = self._codes[idx]  # [B, Z]
-            with torch.no_grad():
-                noise = self.generator.sample_z(cfg.batch_size, self.rng)  # [B, z_dim]
+            condition = None if self._conditions is None else self._conditions[idx]  # [B, C]
+            with torch.no_grad():  # with conditions, fakes are drawn with the real batch's
+                noise = self.generator.sample_z(cfg.batch_size, self.rng, condition=condition)
                 fake_codes = self._codes_of(noise)  # [B, Z]
-            loss_d = self.gan_loss.discriminator(
-                self._critique(real_codes), self._critique(fake_codes)
-            )
+            real_in = self._critic_input(real_codes, condition)
+            fake_in = self._critic_input(fake_codes, self.generator.conditions_of(noise))
+            loss_d = self.gan_loss.discriminator(self._critique(real_in), self._critique(fake_in))
             if self.gan_loss.uses_gradient_penalty:
                 loss_d = loss_d + cfg.gp_weight * gradient_penalty(
-                    self.critic, real_codes, fake_codes, self.rng
+                    self.critic, real_in, fake_in, self.rng
                 )
         optimizer_step(loss_d, self.opt_c)
         losses = {"loss_d": loss_d}
@@ -209,7 +214,8 @@ class LatentFamily:
             with autocast(self.config.train.amp, self.device):
                 noise = self.generator.sample_z(cfg.batch_size, self.rng)
                 codes = self._codes_of(noise)
-                loss_g = self.gan_loss.generator(self._critique(codes))
+                critic_in = self._critic_input(codes, self.generator.conditions_of(noise))
+                loss_g = self.gan_loss.generator(self._critique(critic_in))
                 if step >= self._graph_start and self.game.uses_graphs:
                     logits = self._decode(codes)
                     fake = sample_dense_graph(logits, cfg.tau, cfg.hard, self.rng)
@@ -242,6 +248,21 @@ class LatentFamily:
         size = (self.config.train.batch_size,)
         return torch.randint(len(self._codes), size, generator=self.rng, device=self.rng.device)
 
+    def _critic_input(self, codes: torch.Tensor, conditions: torch.Tensor | None) -> torch.Tensor:
+        """What the latent critic reads: codes ``[B, Z]``, then any one-hot conditions."""
+        return codes if self._conditions is None else torch.cat([codes, conditions], dim=1)
+
+    def _fit_conditions(self) -> torch.Tensor:
+        """One-hot conditions ``[M, C]`` of the training graphs; fits G's prior to their mix."""
+        names = self.config.model.conditions
+        graphs = MolGraph(self.graphs.atoms.cpu(), self.graphs.bonds.cpu())
+        mols = [mol for batch in _chunks(graphs, 4096) for mol in graphs_to_mols(batch, self.vocab)]
+        if any(mol is None for mol in mols):
+            raise ValueError("[model] conditions: a training graph does not decode to a molecule")
+        labels = label_molecules(mols, names).to(self.device)  # [M, len(names)]
+        self.generator.prior.fit(labels)
+        return self.generator.prior.one_hot(labels)
+
     def _freeze_autoencoder(self) -> None:
         """From the GAN stage on the encoder is fixed, and the decoder too unless trained.
 
@@ -266,6 +287,14 @@ class LatentFamily:
         weights = checkpoint.weights
         self.encoder.load_state_dict(weights["encoder"])
         gan_started = checkpoint.step > checkpoint.config.autoencoder.steps
+        theirs, ours = checkpoint.config.model.conditions, self.config.model.conditions
+        if gan_started and theirs != ours:  # G and the critic cannot take other inputs
+            warnings.warn(
+                f"init_from {path}: its G has conditions {list(theirs)}, this run "
+                f"{list(ours)}; only its autoencoder is taken, G and the critic start fresh",
+                stacklevel=2,
+            )
+            gan_started = False
         if gan_started:
             self.generator.load_state_dict(weights["generator"])
             self.critic.load_state_dict(weights["latent_critic"])

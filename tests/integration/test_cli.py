@@ -228,6 +228,32 @@ eval_samples = 8
     assert (tmp_path / "t.smi").read_text() == (tmp_path / "s.smi").read_text()
 
 
+def test_sample_a_conditioned_latent_model_with_fixed_classes(tmp_path, capsys):
+    config = tmp_path / "conditioned.toml"
+    model = TINY_LATENT_MODEL + 'conditions = ["heavy_atoms", "triple_bond"]\n'
+    config.write_text(
+        f'[data]\npath = "{TINY}"\natom_order = "smiles"\n{model}'
+        "[autoencoder]\nsteps = 4\nbatch_size = 10\n"
+        "[train]\nsteps = 4\nbatch_size = 8\nlog_every = 2\neval_every = 4\neval_samples = 8\n"
+    )
+    run, out = tmp_path / "run", tmp_path / "s.smi"
+    assert main(["train", "--config", str(config), "--out", str(run)]) == 0
+    sample = ["sample", "--checkpoint", str(run), "-n", "10", "--keep-invalid", "-o", str(out)]
+    assert main([*sample, "--condition", "heavy_atoms=3", "--condition", "triple_bond=0"]) == 0
+    assert len(out.read_text().splitlines()) == 10
+    record = json.loads(out.with_name("s.smi.json").read_text())
+    assert record["condition"] == {"heavy_atoms": "3", "triple_bond": "0"}
+    capsys.readouterr()
+    bad = tmp_path / "bad.smi"
+    sample[-1] = str(bad)
+    assert main([*sample, "--condition", "heavy_atoms=99"]) == 1
+    err = capsys.readouterr().err
+    assert "heavy_atoms=99: must be an integer from 1 to 9" in err and err.count("\n") == 1
+    assert main([*sample, "--condition", "aromatic_ring=1"]) == 1
+    assert "this model's conditions are: heavy_atoms, triple_bond" in capsys.readouterr().err
+    assert not bad.exists()
+
+
 DRUGLIKE = TINY.parent / "druglike.smi"
 
 

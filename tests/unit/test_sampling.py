@@ -142,8 +142,8 @@ class _FixedLogits(torch.nn.Module):
         self.atoms = torch.log(torch.tensor([0.05, 0.7, 0.25]))  # [T]
         self.bonds = torch.log(torch.tensor([0.9, 0.1]))  # [Y]
 
-    def sample_z(self, n, generator):
-        return torch.randn(n, 2, generator=generator)
+    def sample_z(self, n, generator, scale=1.0):
+        return scale * torch.randn(n, 2, generator=generator)
 
     def forward(self, z):
         b = len(z)
