@@ -290,7 +290,9 @@ class RewardConfig:
     """
 
     terms: tuple[str, ...] = ()
-    """Reward names from ``molgan.rewards`` (e.g. ``["qed", "uniqueness"]``); empty = no RL."""
+    """Reward names from ``molgan.rewards`` (e.g. ``["qed", "uniqueness"]``); empty = no RL.
+    ``"condition_match"`` (with ``[model] conditions``) pays a sample that has the classes its
+    generator was asked for."""
     combine: str = "product"
     """``"product"`` of the terms (MolGAN) or weighted ``"mean"``."""
     weights: tuple[float, ...] = ()

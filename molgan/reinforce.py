@@ -84,7 +84,9 @@ class RewardLearner:
         self._policy_batch: tuple[torch.Tensor, MolGraph, torch.Tensor] | None = None
         self._fake_rewards: list[float] = []
 
-    def observe(self, fake: DenseGraph, z: torch.Tensor) -> None:
+    def observe(
+        self, fake: DenseGraph, z: torch.Tensor, asked: list[dict[str, int]] | None = None
+    ) -> None:
         """Queue a generated batch for scoring, and use the previous batch's rewards.
 
         For ``"network"``, as many real molecules are queued with it.
@@ -93,6 +95,7 @@ class RewardLearner:
             fake: The generated graphs the discriminator saw, ``atoms [B, N, T]`` and
                 ``bonds [B, N, N, Y]`` (their argmax, the sampled class ids, is what gets scored).
             z: The latent codes ``[B, Z]`` that generated ``fake``.
+            asked: A conditioned generator's condition values per sample (``"condition_match"``).
         """
         if self._executor is None:
             self.scorer.start()  # fork the RDKit workers from this (the main) thread
@@ -108,7 +111,7 @@ class RewardLearner:
             n_real = len(real.atoms)
         ids = MolGraph(graphs.atoms.argmax(-1), graphs.bonds.argmax(-1))
         # The thread copies ids to the host, so the training loop does not wait for the device.
-        future = self._executor.submit(self._score, ids, n_real)
+        future = self._executor.submit(self._score, ids, n_real, asked)
         self.flush()
         self._pending = (graphs, ids, n_real, z.detach(), future)
 
@@ -238,10 +241,12 @@ class RewardLearner:
         self._real_offset = (self._real_offset + n) % size
         return MolGraph(self.real_pool.atoms[idx], self.real_pool.bonds[idx]).one_hot(self.vocab)
 
-    def _score(self, ids: MolGraph, n_real: int) -> np.ndarray:
+    def _score(
+        self, ids: MolGraph, n_real: int, asked: list[dict[str, int]] | None = None
+    ) -> np.ndarray:
         smiles = graphs_to_smiles(MolGraph(ids.atoms.cpu(), ids.bonds.cpu()), self.vocab)
-        real = self.scorer.score(smiles[:n_real], generated=False)
-        fake = self.scorer.score(smiles[n_real:], generated=True)
+        real = self.scorer.score(smiles[:n_real], generated=False) if n_real else np.zeros(0)
+        fake = self.scorer.score(smiles[n_real:], generated=True, asked=asked)
         return np.concatenate([real, fake])
 
     def _fit(self, graphs: DenseGraph, n_real: int, rewards: np.ndarray) -> None:

@@ -3,11 +3,12 @@
 A reward scores a molecule a generator made. Molecule rewards (:data:`REWARDS`: validity, QED, SA,
 logP, NP-likeness) are functions of one sanitised RDKit molecule, normalised as in MolGAN's
 reference code (De Cao & Kipf 2018) so that 1 is best. Sample rewards (``"novelty"``,
-``"uniqueness"``, ``"structure_match"``) depend on more than one molecule: the training set, or
-the other samples. An :class:`Objective` names the terms and how they combine (a product, as
-MolGAN, or a weighted mean); :class:`RewardScorer` scores batches of SMILES with it, running the
-RDKit work in worker processes and caching each molecule's scores by canonical SMILES. An invalid
-sample (``None``) scores 0 on every term.
+``"uniqueness"``, ``"structure_match"``, ``"condition_match"``) depend on more than the
+molecule: the training set, the other samples, or the classes a conditioned generator was asked
+for. An :class:`Objective` names the terms and how they combine (a product, as MolGAN, or a
+weighted mean); :class:`RewardScorer` scores batches of SMILES with it, running the RDKit work in
+worker processes and caching each molecule's scores by canonical SMILES. An invalid sample
+(``None``) scores 0 on every term.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ import io
 import math
 import multiprocessing
 from collections import Counter, deque
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 from rdkit import Chem
@@ -45,6 +47,8 @@ __all__ = [
     "uniqueness_reward",
     "structure_class",
     "structure_match_reward",
+    "condition_match_reward",
+    "StructureClass",
     "Objective",
     "RewardScorer",
     "mean_rewards",
@@ -62,7 +66,7 @@ LOGP_RANGE = (-2.12178879609, 6.0429063424)  # Crippen logP range of QM9 as MolG
 SA_RANGE = (5.0, 1.5)  # SA score (Ertl & Schuffenhauer 2009): <= 1.5 -> 1, >= 5 -> 0
 NP_RANGE = (-3.0, 1.0)  # NP-likeness (Ertl et al. 2008), after the scorer's log damping beyond 4
 
-SAMPLE_REWARDS = ("novelty", "uniqueness", "structure_match")
+SAMPLE_REWARDS = ("novelty", "uniqueness", "structure_match", "condition_match")
 """Rewards of a sample in its context, built by :class:`RewardScorer` (not in :data:`REWARDS`)."""
 
 
@@ -173,16 +177,48 @@ def uniqueness_reward(smiles: Sequence[str | None], recent: Iterable[str] = ()) 
     return np.array([1.0 / counts[s] if s is not None else 0.0 for s in smiles])
 
 
-def structure_class(smiles: str) -> tuple[int, bool, bool]:
-    """(heavy atoms, has an aromatic ring, has a triple bond) of a valid canonical SMILES.
+class StructureClass(NamedTuple):
+    """The structure of a molecule that RL drifts across on QM9.
 
-    The classes RL drifts across on QM9 (docs/results.md, "What FCD measures here").
+    See docs/results.md, "What FCD measures here". Its fields are named and valued as the
+    conditions of :mod:`molgan.conditions` (``heavy_atoms=7``, ``aromatic_ring=1``).
+    """
+
+    heavy_atoms: int
+    aromatic_ring: bool
+    triple_bond: bool
+
+
+def structure_class(smiles: str) -> StructureClass:
+    """(heavy atoms, has an aromatic ring, has a triple bond) of a valid canonical SMILES.
 
     Examples:
         >>> structure_class("c1ccoc1"), structure_class("C#CCO")
         ((5, True, False), (4, False, True))
     """
     return _structure_class(Chem.MolFromSmiles(smiles))
+
+
+def condition_match_reward(
+    classes: Sequence[StructureClass | None], asked: Sequence[Mapping[str, int]]
+) -> np.ndarray:
+    """1 where a sample's structure class has every value it was asked for, else 0.
+
+    ``asked`` holds one ``{condition: value}`` per sample, in the user-facing values of
+    :mod:`molgan.conditions` (``{"heavy_atoms": 7, "aromatic_ring": 1}``); ``None`` scores 0.
+
+    Examples:
+        >>> cls = structure_class("c1ccoc1")
+        >>> condition_match_reward([cls, cls, None], [{"aromatic_ring": 1}, {"heavy_atoms": 6},
+        ...                                           {}]).tolist()
+        [1.0, 0.0, 0.0]
+    """
+    return np.array(
+        [
+            float(c is not None and all(getattr(c, k) == v for k, v in want.items()))
+            for c, want in zip(classes, asked, strict=True)
+        ]
+    )
 
 
 def structure_match_reward(
@@ -282,8 +318,8 @@ class RewardScorer:
     recent: deque = field(init=False, repr=False)
     """The last ``window`` valid generated SMILES (saved with checkpoints, for exact resume; set
     them back with :meth:`restore_recent`)."""
-    # Per SMILES: its molecule terms, then its structure class when "structure_match" is scored;
-    # both come from the one parse in a worker.
+    # Per SMILES: its molecule terms, then its structure class when "structure_match" or
+    # "condition_match" is scored; both come from the one parse in a worker.
     _cache: dict[str, tuple] = field(default_factory=dict, init=False, repr=False)
     _pool: multiprocessing.pool.Pool | None = field(default=None, init=False, repr=False)
 
@@ -292,9 +328,9 @@ class RewardScorer:
             if term in self.objective.terms and not self.train:
                 raise ValueError(f"the {term!r} reward needs the training set's SMILES (train=...)")
         self.recent = deque(maxlen=self.window)
-        self._classify = "structure_match" in self.objective.terms
+        self._classify = bool({"structure_match", "condition_match"} & set(self.objective.terms))
         self._reference: dict[Hashable, float] = {}
-        if self._classify:
+        if "structure_match" in self.objective.terms:
             counts = Counter(structure_class(s) for s in self.train)
             self._reference = {c: n / len(self.train) for c, n in counts.items()}
         self._molecule_terms = [
@@ -302,17 +338,28 @@ class RewardScorer:
         ]
         self._parses = bool(self._molecule_terms) or self._classify  # whether SMILES need RDKit
 
-    def score(self, smiles: Sequence[str | None], generated: bool = True) -> np.ndarray:
+    def score(
+        self,
+        smiles: Sequence[str | None],
+        generated: bool = True,
+        asked: Sequence[Mapping[str, int]] | None = None,
+    ) -> np.ndarray:
         """Rewards ``[B]`` of canonical SMILES (``None`` = invalid sample, reward 0).
 
         Args:
             smiles: Canonical SMILES as :func:`molgan.chem.strict_smiles` writes them.
             generated: Whether these are generator samples; only those enter the window of
                 recent samples that ``"uniqueness"`` counts against.
+            asked: The condition values each sample was drawn with (``"condition_match"``).
         """
-        return self.objective.combine_scores(self.score_terms(smiles, generated))
+        return self.objective.combine_scores(self.score_terms(smiles, generated, asked))
 
-    def score_terms(self, smiles: Sequence[str | None], generated: bool = True) -> np.ndarray:
+    def score_terms(
+        self,
+        smiles: Sequence[str | None],
+        generated: bool = True,
+        asked: Sequence[Mapping[str, int]] | None = None,
+    ) -> np.ndarray:
         """Per-term scores ``[B, K]`` in the objective's term order (rows of 0 for ``None``)."""
         self._fill_cache(smiles)
         molecule = iter(range(len(self._molecule_terms)))
@@ -326,6 +373,11 @@ class RewardScorer:
                 classes = [self._cache[s][-1] if s else None for s in smiles]
                 recent = (self._cache[s][-1] for s in self.recent) if generated else ()
                 columns.append(structure_match_reward(classes, recent, self._reference))
+            elif term == "condition_match":
+                if asked is None:
+                    raise ValueError("the 'condition_match' reward needs a conditioned generator")
+                classes = [self._cache[s][-1] if s else None for s in smiles]
+                columns.append(condition_match_reward(classes, asked))
             else:
                 k = next(molecule)
                 columns.append(np.array([self._cache[s][k] if s else 0.0 for s in smiles]))
@@ -475,11 +527,11 @@ def _score_smiles(smiles: str, terms: list[MoleculeReward], classify: bool = Fal
     return values + ((_structure_class(mol),) if classify else ())
 
 
-def _structure_class(mol: Chem.Mol) -> tuple[int, bool, bool]:
+def _structure_class(mol: Chem.Mol) -> StructureClass:
     """:func:`structure_class` of a parsed molecule."""
     aromatic = any(atom.GetIsAromatic() for atom in mol.GetAtoms())
     triple = any(bond.GetBondType() == Chem.BondType.TRIPLE for bond in mol.GetBonds())
-    return mol.GetNumAtoms(), aromatic, triple
+    return StructureClass(mol.GetNumAtoms(), aromatic, triple)
 
 
 def _can_fork() -> bool:

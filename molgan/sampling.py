@@ -25,6 +25,7 @@ __all__ = [
     "graph_log_prob",
     "logits_to_graph",
     "generate_graphs",
+    "generate_graphs_and_noise",
 ]
 
 
@@ -175,7 +176,6 @@ def logits_to_graph(
     return MolGraph(atom_ids, bond_ids)
 
 
-@torch.no_grad()
 def generate_graphs(
     generator: torch.nn.Module,
     n: int,
@@ -186,7 +186,25 @@ def generate_graphs(
     noise_scale: float = 1.0,
     condition: Mapping[str, int] | None = None,
 ) -> Iterator[MolGraph]:
-    """Draw ``n`` graphs from a generator in chunks, as class ids on the CPU.
+    """:func:`generate_graphs_and_noise` without the noise."""
+    draws = generate_graphs_and_noise(
+        generator, n, rng, temperature, batch_size, min_p, noise_scale, condition
+    )
+    return (graphs for graphs, _ in draws)
+
+
+@torch.no_grad()
+def generate_graphs_and_noise(
+    generator: torch.nn.Module,
+    n: int,
+    rng: torch.Generator,
+    temperature: float = 0.0,
+    batch_size: int = 4096,
+    min_p: float = 0.0,
+    noise_scale: float = 1.0,
+    condition: Mapping[str, int] | None = None,
+) -> Iterator[tuple[MolGraph, torch.Tensor]]:
+    """Draw ``n`` graphs from a generator in chunks, as class ids on the CPU, with their noise.
 
     Args:
         generator: A :class:`molgan.models.Generator` (put in eval mode for the draw).
@@ -207,7 +225,9 @@ def generate_graphs(
             fix, ``{name: class index}``; the others are drawn from the data given them.
 
     Yields:
-        ``MolGraph`` chunks (``atoms [b, N]``, ``bonds [b, N, N]``) of at most ``batch_size``.
+        ``MolGraph`` chunks (``atoms [b, N]``, ``bonds [b, N, N]``) of at most ``batch_size``,
+        each with the noise ``[b, z_dim]`` it was drawn from (a conditioned generator's holds
+        the conditions asked for).
     """
     was_training = generator.training
     generator.eval()
@@ -222,7 +242,7 @@ def generate_graphs(
                     _min_p_mask(logits.bonds / temperature, min_p),
                 )
             graph = logits_to_graph(logits, sample=temperature > 0, generator=rng)
-            yield MolGraph(graph.atoms.cpu(), graph.bonds.cpu())
+            yield MolGraph(graph.atoms.cpu(), graph.bonds.cpu()), z
     finally:
         generator.train(was_training)
 

@@ -98,6 +98,14 @@ class GraphGame:
         # Its first-order scores (compiled with [train] compile); the gradient penalty's double
         # backward calls the eager network.
         self._score = compiled(discriminator, cfg.compile) if discriminator is not None else None
+        if "condition_match" in config.reward.terms and (
+            not config.model.conditions or config.reward.estimator != "reinforce"
+        ):
+            raise ValueError(
+                '[reward] terms: "condition_match" needs [model] conditions and estimator = '
+                '"reinforce" (a reward network would score real molecules, which were asked '
+                "for nothing)"
+            )
         self.rewards = RewardLearner(config, vocab, graphs, device) if config.reward.terms else None
         self.bond_orders = torch.tensor(vocab.bond_orders, device=device)  # [Y]
         self.max_valence = max_valence(graphs, vocab).to(device)  # [T]
@@ -132,10 +140,15 @@ class GraphGame:
         """One Adam step of the critic on ``loss_d``."""
         optimizer_step(loss_d, self.optimizer)
 
-    def observe(self, fake: DenseGraph, z: torch.Tensor) -> None:
-        """Queue a generated batch for RDKit scoring (no-op without ``[reward] terms``)."""
+    def observe(
+        self, fake: DenseGraph, z: torch.Tensor, asked: list[dict[str, int]] | None = None
+    ) -> None:
+        """Queue a generated batch for RDKit scoring (no-op without ``[reward] terms``).
+
+        ``asked``: a conditioned generator's condition values per sample.
+        """
         if self.rewards is not None:
-            self.rewards.observe(fake, z)
+            self.rewards.observe(fake, z, asked)
 
     def adversarial_loss(self, fake: DenseGraph) -> torch.Tensor:
         """The generator's adversarial loss against the graph critic."""

@@ -209,7 +209,10 @@ class LatentFamily:
                     loss_graph_d = self.game.discriminator_loss(real, fake)
                 self.game.update_discriminator(loss_graph_d)
                 losses["loss_graph_d"] = loss_graph_d
-            self.game.observe(fake, noise)
+            asked = None
+            if self._conditions is not None:  # what "condition_match" checks the samples for
+                asked = self.generator.prior.values(self.generator.conditions_of(noise))
+            self.game.observe(fake, noise, asked)
         if (gan_step + 1) % cfg.n_critic == 0:
             with autocast(self.config.train.amp, self.device):
                 noise = self.generator.sample_z(cfg.batch_size, self.rng)

@@ -30,7 +30,7 @@ from molgan.distributed import World
 from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.progress import ProgressBar
 from molgan.reinforce import RewardLearner
-from molgan.sampling import generate_graphs
+from molgan.sampling import generate_graphs_and_noise
 from molgan.training.acceleration import mark_step
 from molgan.vocab import Vocabulary
 
@@ -274,8 +274,9 @@ class Trainer:
         """
         rng = torch.Generator(device=self.device).manual_seed(12345)
         smiles: list[str | None] = []
+        asked: list[dict[str, int]] | None = [] if self.config.model.conditions else None
         model = self.config.model
-        draws = generate_graphs(
+        draws = generate_graphs_and_noise(
             self.sampler,
             n,
             rng,
@@ -283,15 +284,18 @@ class Trainer:
             min_p=model.min_p,
             noise_scale=model.noise_scale,
         )
-        for graphs in draws:
+        for graphs, z in draws:
             smiles.extend(graphs_to_smiles(graphs, self.vocab))
+            if asked is not None:  # the classes each sample was drawn with
+                asked.extend(self.sampler.prior.values(self.sampler.conditions_of(z)))
         valid = [s for s in smiles if s is not None]
         row = {
             "validity": len(valid) / n,
             "uniqueness": len(set(valid)) / len(valid) if valid else 0.0,
         }
         if self.rewards is not None:  # the objective on this sample (uniqueness within it)
-            row["eval_reward"] = float(self.rewards.scorer.score(smiles, generated=False).mean())
+            scores = self.rewards.scorer.score(smiles, generated=False, asked=asked)
+            row["eval_reward"] = float(scores.mean())
         row.update(self.module.evaluate())
         return row
 

@@ -18,6 +18,7 @@ from molgan.conditions import (
 from molgan.config import Config
 from molgan.graph import graphs_to_mols
 from molgan.model import MolGAN, load_training_graphs
+from molgan.rewards import Objective, RewardScorer
 from molgan.training import Trainer
 from molgan.vocab import Vocabulary
 
@@ -136,3 +137,23 @@ def test_init_from_an_unconditioned_gan_takes_its_autoencoder_only(tmp_path):
     for name, tensor in trainer.generator.decoder.state_dict().items():
         assert torch.equal(tensor, source.weights["generator"][f"decoder.{name}"])
     trainer.fit(steps=2)
+
+
+def test_condition_match_pays_samples_with_the_classes_they_were_asked_for():
+    scorer = RewardScorer(Objective(("validity", "condition_match")), n_jobs=1)
+    asked = [{"heavy_atoms": 5, "aromatic_ring": 1}, {"aromatic_ring": 1}, {"triple_bond": 1}]
+    assert scorer.score(["c1ccoc1", "C1CCOC1", None], asked=asked).tolist() == [1.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="needs a conditioned generator"):
+        scorer.score(["CCO"])
+
+
+def test_a_conditioned_run_trains_with_the_condition_match_reward():
+    reward = {"terms": ("validity", "condition_match"), "estimator": "reinforce", "n_jobs": 1}
+    reward.update(warmup=0.0)
+    config = conditioned_config(reward=reward)
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    history = trainer.fit(steps=20)
+    assert 0.0 <= history[-1]["reward"] <= 1.0
+    with pytest.raises(ValueError, match="needs \\[model\\] conditions and estimator"):
+        Trainer(latent_config(reward=reward), vocab, graphs, device="cpu", progress=False)
