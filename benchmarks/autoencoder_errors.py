@@ -9,9 +9,12 @@ another file's molecules instead (a held-out split), in the checkpoint's vocabul
 Then the space between codes, where a latent GAN's samples land: strict validity of the decoded
 midpoints of random pairs of these codes, of the codes plus Gaussian noise of each ``--sigma``,
 and of draws from a Gaussian fitted to the codes (full covariance). Codes are normalised as the
-encoder's are.
+encoder's are. ``--by NAME`` (a condition of :mod:`molgan.conditions`, e.g. ``aromatic_ring``)
+adds the points a quarter and half of the way between two codes of the same class, per class:
+their strict validity and the share of the valid ones that keep the class.
 
 Usage: python benchmarks/autoencoder_errors.py runs/moses-latent [-n 2000] [--data test.csv.gz]
+       [--by aromatic_ring]
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from pathlib import Path
 import torch
 
 from molgan.checkpoint import load_checkpoint
+from molgan.chem import quiet_rdkit
+from molgan.conditions import CONDITIONS, label_molecules
 from molgan.data import MoleculeDataset
-from molgan.graph import MolGraph, graphs_to_smiles
+from molgan.graph import MolGraph, graphs_to_mols, graphs_to_smiles
 from molgan.model import load_training_graphs
 from molgan.models import GraphEncoder, build_generator
 from molgan.models.autoencoder import fit_code_gaussian, normalize_codes
@@ -41,6 +46,7 @@ def main() -> None:
     parser.add_argument(
         "--sigma", type=float, nargs="*", default=[0.1, 0.3, 0.5], help="code noise to decode"
     )
+    parser.add_argument("--by", choices=sorted(CONDITIONS), help="also interpolate within classes")
     args = parser.parse_args()
     checkpoint = load_checkpoint(args.run)
     config, vocab = checkpoint.config, checkpoint.vocab
@@ -85,6 +91,10 @@ def main() -> None:
             f"{(wrong[rows] == 0).float().mean():.3f}, mean wrong {wrong[rows].float().mean():.1f}"
         )
     between_codes(generator.decoder, codes, vocab, args.sigma)
+    if args.by:
+        with quiet_rdkit():
+            labels = label_molecules(graphs_to_mols(target, vocab), [args.by])[:, 0]  # [M]
+        within_classes(generator.decoder, codes, labels, args.by, vocab)
 
 
 def between_codes(
@@ -109,6 +119,34 @@ def between_codes(
             f"{name:32s} strictly valid {len(valid) / m:.4f}, "
             f"unique among valid {len(set(valid)) / max(1, len(valid)):.4f}"
         )
+
+
+def within_classes(
+    decoder: torch.nn.Module,
+    codes: torch.Tensor,
+    labels: torch.Tensor,
+    name: str,
+    vocab: Vocabulary,
+) -> None:
+    """Print validity and class kept of points between two codes of the same class of ``name``."""
+    rng = torch.Generator().manual_seed(1)
+    offset = CONDITIONS[name].offset
+    for index in labels.unique().tolist():
+        members = torch.nonzero(labels == index)[:, 0]
+        pairs = members[torch.randint(len(members), (2, len(members)), generator=rng)]
+        for t in (0.25, 0.5):
+            between = normalize_codes((1 - t) * codes[pairs[0]] + t * codes[pairs[1]])
+            graph = logits_to_graph(decoder(between))
+            with quiet_rdkit():
+                mols = graphs_to_mols(MolGraph(graph.atoms, graph.bonds), vocab)
+            smiles = graphs_to_smiles(MolGraph(graph.atoms, graph.bonds), vocab)
+            valid = [mol for mol, s in zip(mols, smiles, strict=True) if s is not None]
+            kept = label_molecules(valid, [name])[:, 0] == index if valid else torch.zeros(0)
+            print(
+                f"{name}={index + offset}: {len(members)} codes, {t:.2f} of the way to another: "
+                f"strictly valid {len(valid) / len(members):.4f}, "
+                f"class kept among valid {kept.float().mean():.4f}"
+            )
 
 
 if __name__ == "__main__":
