@@ -193,8 +193,10 @@ def structure_class(smiles: str) -> StructureClass:
     """(heavy atoms, has an aromatic ring, has a triple bond) of a valid canonical SMILES.
 
     Examples:
-        >>> structure_class("c1ccoc1"), structure_class("C#CCO")
-        ((5, True, False), (4, False, True))
+        >>> structure_class("c1ccoc1")
+        StructureClass(heavy_atoms=5, aromatic_ring=True, triple_bond=False)
+        >>> structure_class("C#CCO") == (4, False, True)
+        True
     """
     return _structure_class(Chem.MolFromSmiles(smiles))
 
