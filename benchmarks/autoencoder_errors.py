@@ -93,7 +93,8 @@ def main() -> None:
     between_codes(generator.decoder, codes, vocab, args.sigma)
     if args.by:
         with quiet_rdkit():
-            labels = label_molecules(graphs_to_mols(target, vocab), [args.by])[:, 0]  # [M]
+            mols = graphs_to_mols(target, vocab)
+        labels = torch.as_tensor(label_molecules(mols, [args.by])[:, 0])  # [M]
         within_classes(generator.decoder, codes, labels, args.by, vocab)
 
 
@@ -141,7 +142,7 @@ def within_classes(
                 mols = graphs_to_mols(MolGraph(graph.atoms, graph.bonds), vocab)
             smiles = graphs_to_smiles(MolGraph(graph.atoms, graph.bonds), vocab)
             valid = [mol for mol, s in zip(mols, smiles, strict=True) if s is not None]
-            kept = label_molecules(valid, [name])[:, 0] == index if valid else torch.zeros(0)
+            kept = torch.as_tensor(label_molecules(valid, [name])[:, 0] == index)
             print(
                 f"{name}={index + offset}: {len(members)} codes, {t:.2f} of the way to another: "
                 f"strictly valid {len(valid) / len(members):.4f}, "

@@ -35,7 +35,7 @@ def follow_table(model: MolGAN, n: int, seed: int) -> list[dict]:
             value = index + condition.offset
             mols = model.sample_mols(n, seed=seed, condition={name: value})
             valid = [mol for mol in mols if mol is not None]
-            got = label_molecules(valid, [name])[:, 0] if valid else torch.zeros(0)
+            got = torch.as_tensor(label_molecules(valid, [name])[:, 0])
             rows.append(
                 {
                     "condition": f"{name}={value}",

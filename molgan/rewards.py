@@ -28,6 +28,7 @@ from rdkit import Chem
 from rdkit.Chem import QED, Crippen, Descriptors
 
 from molgan.chem import parse_smiles, quiet_rdkit, strict_molecule, strict_smiles
+from molgan.conditions import CONDITIONS
 
 __all__ = [
     "MoleculeReward",
@@ -185,18 +186,16 @@ class StructureClass(NamedTuple):
     """
 
     heavy_atoms: int
-    aromatic_ring: bool
-    triple_bond: bool
+    aromatic_ring: int
+    triple_bond: int
 
 
 def structure_class(smiles: str) -> StructureClass:
     """(heavy atoms, has an aromatic ring, has a triple bond) of a valid canonical SMILES.
 
     Examples:
-        >>> structure_class("c1ccoc1")
-        StructureClass(heavy_atoms=5, aromatic_ring=True, triple_bond=False)
-        >>> structure_class("C#CCO") == (4, False, True)
-        True
+        >>> structure_class("c1ccoc1"), tuple(structure_class("C#CCO"))
+        (StructureClass(heavy_atoms=5, aromatic_ring=1, triple_bond=0), (4, 0, 1))
     """
     return _structure_class(Chem.MolFromSmiles(smiles))
 
@@ -530,10 +529,10 @@ def _score_smiles(smiles: str, terms: list[MoleculeReward], classify: bool = Fal
 
 
 def _structure_class(mol: Chem.Mol) -> StructureClass:
-    """:func:`structure_class` of a parsed molecule."""
-    aromatic = any(atom.GetIsAromatic() for atom in mol.GetAtoms())
-    triple = any(bond.GetBondType() == Chem.BondType.TRIPLE for bond in mol.GetBonds())
-    return StructureClass(mol.GetNumAtoms(), aromatic, triple)
+    """:func:`structure_class` of a parsed molecule: the conditions' labels, as values."""
+    return StructureClass(
+        *(CONDITIONS[name].label(mol) + CONDITIONS[name].offset for name in StructureClass._fields)
+    )
 
 
 def _can_fork() -> bool:

@@ -2,6 +2,7 @@
 
 from molgan.models.autoencoder import GraphDecoder, GraphEncoder, LatentCritic, LatentGenerator
 from molgan.models.base import GraphCritic, GraphGenerator
+from molgan.models.conditioning import ConditionPrior
 from molgan.models.discriminator import Discriminator, RewardNetwork
 from molgan.models.generator import Generator
 from molgan.models.layers import MLP, GraphAggregation, RelationalGraphConv
@@ -15,6 +16,7 @@ __all__ = [
     "GraphEncoder",
     "GraphDecoder",
     "LatentCritic",
+    "ConditionPrior",
     "Discriminator",
     "RewardNetwork",
     "RelationalGraphConv",

@@ -29,9 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from molgan.conditions import ConditionError, ConditionPrior, condition_sizes
+from molgan.conditions import ConditionError, condition_sizes
 from molgan.graph import DenseGraph
 from molgan.models.base import standard_normal
+from molgan.models.conditioning import ConditionPrior
 from molgan.models.generator import NO_BOND_LOGIT_GAP
 from molgan.models.layers import MLP, init_linear_
 from molgan.vocab import Vocabulary

@@ -262,7 +262,7 @@ class LatentFamily:
         mols = [mol for batch in _chunks(graphs, 4096) for mol in graphs_to_mols(batch, self.vocab)]
         if any(mol is None for mol in mols):
             raise ValueError("[model] conditions: a training graph does not decode to a molecule")
-        labels = label_molecules(mols, names).to(self.device)  # [M, len(names)]
+        labels = torch.as_tensor(label_molecules(mols, names), device=self.device)  # [M, C]
         self.generator.prior.fit(labels)
         return self.generator.prior.one_hot(labels)
 

@@ -10,7 +10,6 @@ from rdkit import Chem
 from molgan.checkpoint import load_checkpoint
 from molgan.conditions import (
     ConditionError,
-    ConditionPrior,
     condition_specs,
     label_molecules,
     resolve_conditions,
@@ -18,6 +17,7 @@ from molgan.conditions import (
 from molgan.config import Config
 from molgan.graph import graphs_to_mols
 from molgan.model import MolGAN, load_training_graphs
+from molgan.models import ConditionPrior
 from molgan.rewards import Objective, RewardScorer
 from molgan.training import Trainer
 from molgan.vocab import Vocabulary
@@ -103,7 +103,7 @@ def test_a_conditioned_latent_run_learns_the_data_mix_saves_it_and_samples_fixed
     assert generator.condition_dim == 9 + 2 + 2
     assert trainer.module.critic.body[0].in_features == 16 + 13  # codes, then the conditions
     counts = torch.zeros(9, 2, 2)
-    for row in labels.tolist():
+    for row in labels.tolist():  # numpy [M, 3]
         counts[tuple(row)] += 1
     assert torch.allclose(generator.prior.weights, (counts / counts.sum()).flatten())
     history = trainer.fit()
