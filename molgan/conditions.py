@@ -31,6 +31,7 @@ __all__ = [
     "condition_sizes",
     "condition_specs",
     "label_molecules",
+    "one_hot_values",
     "resolve_conditions",
 ]
 
@@ -101,6 +102,25 @@ def label_molecules(mols: Sequence[Chem.Mol], names: Sequence[str]) -> np.ndarra
     conditions = [_condition(name) for name in names]
     rows = [[c.label(mol) for c in conditions] for mol in mols]
     return np.array(rows, dtype=np.int64).reshape(len(mols), len(conditions))
+
+
+def one_hot_values(
+    one_hot: np.ndarray, names: Sequence[str], vocab: Vocabulary
+) -> list[dict[str, int]]:
+    """Concatenated one-hot rows ``[B, sum(classes)]`` as user-facing ``{name: value}`` per row.
+
+    Examples:
+        >>> one_hot_values(np.array([[0, 1, 1, 0]]), ["aromatic_ring", "triple_bond"],
+        ...                Vocabulary.qm9())
+        [{'aromatic_ring': 1, 'triple_bond': 0}]
+    """
+    sizes = condition_sizes(names, vocab)
+    blocks = np.split(np.asarray(one_hot), np.cumsum(sizes)[:-1], axis=1)
+    indices = np.stack([block.argmax(1) for block in blocks], axis=1).tolist()  # [B, C]
+    offsets = [CONDITIONS[name].offset for name in names]
+    return [
+        {name: i + o for name, i, o in zip(names, row, offsets, strict=True)} for row in indices
+    ]
 
 
 def condition_specs(specs: Sequence[str]) -> dict[str, str]:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from molgan.conditions import one_hot_values
 from molgan.config import Config
 from molgan.distributed import optimizer_step
 from molgan.graph import DenseGraph, MolGraph, graphs_to_smiles
@@ -56,6 +57,7 @@ class RewardLearner:
     ) -> None:
         cfg = config.reward
         self.config, self.vocab, self.device = cfg, vocab, device
+        self.conditions = config.model.conditions  # what a conditioned generator is asked for
         self.objective = Objective(cfg.terms, cfg.combine, cfg.weights)
         train_smiles: set[str] = set()
         if "novelty" in cfg.terms or "structure_match" in cfg.terms:
@@ -84,9 +86,7 @@ class RewardLearner:
         self._policy_batch: tuple[torch.Tensor, MolGraph, torch.Tensor] | None = None
         self._fake_rewards: list[float] = []
 
-    def observe(
-        self, fake: DenseGraph, z: torch.Tensor, asked: list[dict[str, int]] | None = None
-    ) -> None:
+    def observe(self, fake: DenseGraph, z: torch.Tensor, asked: torch.Tensor | None = None) -> None:
         """Queue a generated batch for scoring, and use the previous batch's rewards.
 
         For ``"network"``, as many real molecules are queued with it.
@@ -95,7 +95,7 @@ class RewardLearner:
             fake: The generated graphs the discriminator saw, ``atoms [B, N, T]`` and
                 ``bonds [B, N, N, Y]`` (their argmax, the sampled class ids, is what gets scored).
             z: The latent codes ``[B, Z]`` that generated ``fake``.
-            asked: A conditioned generator's condition values per sample (``"condition_match"``).
+            asked: A conditioned generator's one-hot conditions ``[B, C]`` (``"condition_match"``).
         """
         if self._executor is None:
             self.scorer.start()  # fork the RDKit workers from this (the main) thread
@@ -111,6 +111,7 @@ class RewardLearner:
             n_real = len(real.atoms)
         ids = MolGraph(graphs.atoms.argmax(-1), graphs.bonds.argmax(-1))
         # The thread copies ids to the host, so the training loop does not wait for the device.
+        asked = asked.detach() if asked is not None else None
         future = self._executor.submit(self._score, ids, n_real, asked)
         self.flush()
         self._pending = (graphs, ids, n_real, z.detach(), future)
@@ -241,10 +242,10 @@ class RewardLearner:
         self._real_offset = (self._real_offset + n) % size
         return MolGraph(self.real_pool.atoms[idx], self.real_pool.bonds[idx]).one_hot(self.vocab)
 
-    def _score(
-        self, ids: MolGraph, n_real: int, asked: list[dict[str, int]] | None = None
-    ) -> np.ndarray:
+    def _score(self, ids: MolGraph, n_real: int, asked: torch.Tensor | None = None) -> np.ndarray:
         smiles = graphs_to_smiles(MolGraph(ids.atoms.cpu(), ids.bonds.cpu()), self.vocab)
+        if asked is not None:  # one-hot rows -> {condition: value}, here in the scoring thread
+            asked = one_hot_values(asked.cpu().numpy(), self.conditions, self.vocab)
         real = self.scorer.score(smiles[:n_real], generated=False) if n_real else np.zeros(0)
         fake = self.scorer.score(smiles[n_real:], generated=True, asked=asked)
         return np.concatenate([real, fake])

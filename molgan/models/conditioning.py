@@ -59,16 +59,6 @@ class ConditionPrior(nn.Module):
         ]
         return torch.cat(blocks, dim=1) if blocks else labels.new_zeros(len(labels), 0).float()
 
-    def values(self, one_hot: torch.Tensor) -> list[dict[str, int]]:
-        """One-hot rows ``[B, sum(sizes)]`` as user-facing values, ``{name: value}`` per row."""
-        blocks = one_hot.split(self.sizes, dim=1)
-        indices = torch.stack([block.argmax(1) for block in blocks], dim=1).tolist()  # [B, C]
-        offsets = [CONDITIONS[name].offset for name in self.names]
-        return [
-            {name: i + o for name, i, o in zip(self.names, row, offsets, strict=True)}
-            for row in indices
-        ]
-
     def restricted(self, fixed: Mapping[str, int] | None = None) -> torch.Tensor:
         """The weights ``[K]`` of the combinations with the ``fixed`` classes (others 0).
 

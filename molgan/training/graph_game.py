@@ -140,12 +140,10 @@ class GraphGame:
         """One Adam step of the critic on ``loss_d``."""
         optimizer_step(loss_d, self.optimizer)
 
-    def observe(
-        self, fake: DenseGraph, z: torch.Tensor, asked: list[dict[str, int]] | None = None
-    ) -> None:
+    def observe(self, fake: DenseGraph, z: torch.Tensor, asked: torch.Tensor | None = None) -> None:
         """Queue a generated batch for RDKit scoring (no-op without ``[reward] terms``).
 
-        ``asked``: a conditioned generator's condition values per sample.
+        ``asked``: a conditioned generator's one-hot conditions ``[B, C]`` per sample.
         """
         if self.rewards is not None:
             self.rewards.observe(fake, z, asked)

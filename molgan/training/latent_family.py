@@ -103,6 +103,7 @@ class LatentFamily:
                 rl_start=self.ae_steps + int(config.reward.warmup * cfg.steps),
             )
         self._conditions = self._fit_conditions() if model.conditions else None  # [M, C]
+        self._asks = "condition_match" in config.reward.terms
         if cfg.init_from:
             self._init_from(cfg.init_from)
         self.decoder = self.generator.decoder
@@ -209,9 +210,8 @@ class LatentFamily:
                     loss_graph_d = self.game.discriminator_loss(real, fake)
                 self.game.update_discriminator(loss_graph_d)
                 losses["loss_graph_d"] = loss_graph_d
-            asked = None
-            if self._conditions is not None:  # what "condition_match" checks the samples for
-                asked = self.generator.prior.values(self.generator.conditions_of(noise))
+            # What "condition_match" checks the samples for (one-hot; read in the reward thread).
+            asked = self.generator.conditions_of(noise) if self._asks else None
             self.game.observe(fake, noise, asked)
         if (gan_step + 1) % cfg.n_critic == 0:
             with autocast(self.config.train.amp, self.device):

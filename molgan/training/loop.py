@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import torch
 
 from molgan.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from molgan.conditions import one_hot_values
 from molgan.config import Config
 from molgan.distributed import World
 from molgan.graph import MolGraph, graphs_to_smiles
@@ -287,7 +288,8 @@ class Trainer:
         for graphs, z in draws:
             smiles.extend(graphs_to_smiles(graphs, self.vocab))
             if asked is not None:  # the classes each sample was drawn with
-                asked.extend(self.sampler.prior.values(self.sampler.conditions_of(z)))
+                one_hot = self.sampler.conditions_of(z).cpu().numpy()
+                asked.extend(one_hot_values(one_hot, model.conditions, self.vocab))
         valid = [s for s in smiles if s is not None]
         row = {
             "validity": len(valid) / n,
