@@ -132,7 +132,7 @@ class ModelConfig:
             return
         if self.kind != "latent":
             raise ValueError('[model] conditions: only kind = "latent" takes conditions so far')
-        from molgan.conditions import CONDITIONS  # torch and RDKit: only for conditioned models
+        from molgan.conditions import CONDITIONS  # RDKit: only for conditioned models
 
         unknown = sorted(set(self.conditions) - set(CONDITIONS))
         if unknown:

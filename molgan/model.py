@@ -143,7 +143,7 @@ class MolGAN:
         if condition:  # checked here, before any output file is opened
             fixed = resolve_conditions(condition, self.conditions, self.vocab)
             self.generator.prior.restricted(fixed)
-        return generate_graphs(
+        draws = generate_graphs(
             self.generator,
             n,
             rng,
@@ -153,6 +153,7 @@ class MolGAN:
             noise_scale=model.noise_scale,
             condition=fixed,
         )
+        return (graphs for graphs, _ in draws)
 
     def sample_mols(
         self, n: int, seed: int = 0, condition: Mapping[str, object] | None = None

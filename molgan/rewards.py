@@ -364,6 +364,7 @@ class RewardScorer:
         """Per-term scores ``[B, K]`` in the objective's term order (rows of 0 for ``None``)."""
         self._fill_cache(smiles)
         molecule = iter(range(len(self._molecule_terms)))
+        classes = [self._cache[s][-1] if s else None for s in smiles] if self._classify else []
         columns = []
         for term in self.objective.terms:
             if term == "novelty":
@@ -371,13 +372,11 @@ class RewardScorer:
             elif term == "uniqueness":
                 columns.append(uniqueness_reward(smiles, self.recent if generated else ()))
             elif term == "structure_match":
-                classes = [self._cache[s][-1] if s else None for s in smiles]
                 recent = (self._cache[s][-1] for s in self.recent) if generated else ()
                 columns.append(structure_match_reward(classes, recent, self._reference))
             elif term == "condition_match":
                 if asked is None:
                     raise ValueError("the 'condition_match' reward needs a conditioned generator")
-                classes = [self._cache[s][-1] if s else None for s in smiles]
                 columns.append(condition_match_reward(classes, asked))
             else:
                 k = next(molecule)
@@ -394,7 +393,7 @@ class RewardScorer:
         """
         self.recent.clear()
         self.recent.extend(samples)
-        if self._classify:
+        if "structure_match" in self.objective.terms:  # the one term reading the window's classes
             self._fill_cache(list(self.recent))
 
     def start(self) -> None:

@@ -25,7 +25,6 @@ __all__ = [
     "graph_log_prob",
     "logits_to_graph",
     "generate_graphs",
-    "generate_graphs_and_noise",
 ]
 
 
@@ -176,25 +175,8 @@ def logits_to_graph(
     return MolGraph(atom_ids, bond_ids)
 
 
-def generate_graphs(
-    generator: torch.nn.Module,
-    n: int,
-    rng: torch.Generator,
-    temperature: float = 0.0,
-    batch_size: int = 4096,
-    min_p: float = 0.0,
-    noise_scale: float = 1.0,
-    condition: Mapping[str, int] | None = None,
-) -> Iterator[MolGraph]:
-    """:func:`generate_graphs_and_noise` without the noise."""
-    draws = generate_graphs_and_noise(
-        generator, n, rng, temperature, batch_size, min_p, noise_scale, condition
-    )
-    return (graphs for graphs, _ in draws)
-
-
 @torch.no_grad()
-def generate_graphs_and_noise(
+def generate_graphs(
     generator: torch.nn.Module,
     n: int,
     rng: torch.Generator,
@@ -231,9 +213,9 @@ def generate_graphs_and_noise(
     """
     was_training = generator.training
     generator.eval()
+    given = {} if condition is None else {"condition": condition}  # a conditioned G's only
     try:
         for start in range(0, n, batch_size):
-            given = {} if condition is None else {"condition": condition}
             z = generator.sample_z(min(batch_size, n - start), rng, scale=noise_scale, **given)
             logits = generator(z)  # z: [b, Z]
             if temperature > 0:

@@ -37,7 +37,7 @@ def decode_stream(
 
     Args:
         chunks: Graphs as class ids (``atoms [b, N]``, ``bonds [b, N, N]``), e.g. from
-            :func:`molgan.sampling.generate_graphs`; consumed lazily.
+            :meth:`molgan.model.MolGAN.sample_graphs`; consumed lazily.
         vocab: The vocabulary of the ids.
         jobs: Worker processes; 1 decodes in this process.
         molblocks: Also return each valid molecule's mol block (for an SD file).

@@ -337,9 +337,7 @@ class LatentGenerator(nn.Module):
         all of them from the data's mix.
         """
         target = torch.device(device) if device is not None else self.decoder.code.weight.device
-        noise = standard_normal(batch_size, self.z_dim, generator, target)
-        if scale != 1.0:
-            noise = noise * scale
+        noise = standard_normal(batch_size, self.z_dim, generator, target, scale)
         if self.prior is None:
             if condition is not None:
                 raise ConditionError("this model was trained without conditions")

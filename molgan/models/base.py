@@ -49,11 +49,12 @@ def standard_normal(
     z_dim: int,
     generator: torch.Generator | None,
     target: torch.device,
+    scale: float = 1.0,
 ) -> torch.Tensor:
-    """Standard-normal noise ``[B, z_dim]`` on ``target``.
+    """Standard-normal noise ``[B, z_dim]`` on ``target``, times ``scale`` (the truncation trick).
 
     It is drawn on ``generator``'s device, so seeded draws do not depend on where the model runs.
     """
     source = generator.device if generator is not None else target
     z = torch.randn(batch_size, z_dim, generator=generator, device=source)  # [B, Z]
-    return z.to(target)
+    return (z * scale if scale != 1.0 else z).to(target)

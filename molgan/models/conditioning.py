@@ -38,17 +38,15 @@ class ConditionPrior(nn.Module):
         self.dim = sum(self.sizes)
         combos = math.prod(self.sizes)
         self.register_buffer("weights", torch.full((combos,), 1.0 / combos))  # [K]
-        strides = [math.prod(self.sizes[i + 1 :]) for i in range(len(self.sizes))]
+        strides = torch.tensor([math.prod(self.sizes[i + 1 :]) for i in range(len(self.sizes))])
+        self.register_buffer("_strides", strides, persistent=False)  # [C], of the mixed radix
         index = torch.arange(combos)[:, None]  # [K, 1]
-        classes = (index // torch.tensor(strides)) % torch.tensor(self.sizes)  # [K, C]
+        classes = (index // strides) % torch.tensor(self.sizes)  # [K, C]
         self.register_buffer("_classes", classes, persistent=False)
 
     def fit(self, labels: torch.Tensor) -> None:
         """Set the weights to the frequencies of the class rows ``labels [M, C]``."""
-        strides = torch.tensor(
-            [math.prod(self.sizes[i + 1 :]) for i in range(len(self.sizes))], device=labels.device
-        )
-        combo = (labels * strides).sum(1)  # [M]
+        combo = (labels * self._strides.to(labels.device)).sum(1)  # [M]
         counts = torch.bincount(combo, minlength=len(self.weights)).to(self.weights)
         self.weights.copy_(counts / counts.sum())
 
@@ -57,7 +55,7 @@ class ConditionPrior(nn.Module):
         blocks = [
             nn.functional.one_hot(labels[:, i], size).float() for i, size in enumerate(self.sizes)
         ]
-        return torch.cat(blocks, dim=1) if blocks else labels.new_zeros(len(labels), 0).float()
+        return torch.cat(blocks, dim=1)
 
     def restricted(self, fixed: Mapping[str, int] | None = None) -> torch.Tensor:
         """The weights ``[K]`` of the combinations with the ``fixed`` classes (others 0).

@@ -126,8 +126,7 @@ class Generator(nn.Module):
             ``z`` of shape ``[B, Z]``.
         """
         target = torch.device(device) if device is not None else self.atom_head.weight.device
-        z = standard_normal(batch_size, self.z_dim, generator, target)
-        return z * scale if scale != 1.0 else z
+        return standard_normal(batch_size, self.z_dim, generator, target, scale)
 
     def extra_repr(self) -> str:
         """Show the graph size in ``print(model)``."""

@@ -31,7 +31,7 @@ from molgan.distributed import World
 from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.progress import ProgressBar
 from molgan.reinforce import RewardLearner
-from molgan.sampling import generate_graphs_and_noise
+from molgan.sampling import generate_graphs
 from molgan.training.acceleration import mark_step
 from molgan.vocab import Vocabulary
 
@@ -277,7 +277,7 @@ class Trainer:
         smiles: list[str | None] = []
         asked: list[dict[str, int]] | None = [] if self.config.model.conditions else None
         model = self.config.model
-        draws = generate_graphs_and_noise(
+        draws = generate_graphs(
             self.sampler,
             n,
             rng,

@@ -17,7 +17,7 @@ def qed_rewards(trainer, vocab, n=500):
     rng = torch.Generator().manual_seed(1)
     smiles = [
         s
-        for graphs in generate_graphs(trainer.generator, n, rng, 0.0)
+        for graphs, _ in generate_graphs(trainer.generator, n, rng, 0.0)
         for s in graphs_to_smiles(graphs, vocab)
     ]
     with RewardScorer(Objective(("qed",)), n_jobs=1) as scorer:

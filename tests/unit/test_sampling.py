@@ -152,7 +152,7 @@ class _FixedLogits(torch.nn.Module):
 
 def test_min_p_cuts_only_the_rare_classes():
     model = _FixedLogits()
-    draw = lambda min_p: next(generate_graphs(model, 4000, seeded(), 1.0, min_p=min_p))  # noqa: E731
+    draw = lambda min_p: next(generate_graphs(model, 4000, seeded(), 1.0, min_p=min_p))[0]  # noqa: E731
     plain, cut = draw(0.0), draw(0.1)  # 0.1 x 0.7 = 0.07: class 0 (0.05) goes, class 2 stays
     assert (plain.atoms == 0).any() and not (cut.atoms == 0).any()
     share = (cut.atoms == 2).float().mean().item()
