@@ -141,6 +141,12 @@ def _build_parser() -> argparse.ArgumentParser:
         help="fix a condition of a model trained with [model] conditions, e.g. heavy_atoms=7 "
         "(repeatable; the others follow the training data given it)",
     )
+    sample.add_argument(
+        "--valence-mask",
+        action="store_true",
+        help="decode each bond as the likeliest class both atoms' valence allows (a correction: "
+        "its numbers are not strict ones, and the sample record says so)",
+    )
     sample.add_argument("--device", default="cpu", help="cpu or cuda")
     sample.add_argument("--threads", type=int, default=None, help=_THREADS_HELP)
     sample.add_argument(
@@ -294,6 +300,12 @@ def _evaluate(args: argparse.Namespace) -> int:
             "(which records them), or keep invalid ones as empty lines (--keep-invalid).",
             file=sys.stderr,
         )
+    if record is not None and record.get("valence_mask"):
+        metrics["valence_mask"] = 1
+        print(
+            f"{args.generated} was decoded through the valence mask (a correction): report its "
+            "numbers apart from strict ones"
+        )
     print(_format_metrics(metrics, title=f"molgan evaluate {args.generated}"))
     if args.json:
         _write_json(args.json, metrics)
@@ -368,6 +380,7 @@ def _sample(args: argparse.Namespace) -> int:
         progress=world.is_main,
         record=record,
         condition=condition,
+        valence_mask=args.valence_mask,
     )
     print(f"wrote {counts['written']} lines to {out} ({counts['valid']} of {n} valid)")
     world.barrier()

@@ -194,6 +194,8 @@ def merge_sample_shards(path: str | os.PathLike, sdf: str | os.PathLike | None =
         records.append(record)
     if len({r["keep_invalid"] for r in records}) > 1:
         raise InputFileError(f"{path}: some shards kept invalid samples and some did not")
+    if len({bool(r.get("valence_mask")) for r in records}) > 1:
+        raise InputFileError(f"{path}: some shards were decoded with the valence mask, some not")
     sdfs = [shard_path(sdf, rank, size) for rank in range(size)] if sdf is not None else []
     for part in sdfs:
         if not part.is_file():

@@ -25,7 +25,7 @@ from molgan.graph import MolGraph, graphs_to_mols
 from molgan.io import atomic_file, read_smiles, write_sample_record
 from molgan.models import GraphGenerator, build_generator
 from molgan.progress import ProgressBar
-from molgan.sampling import generate_graphs
+from molgan.sampling import ValenceMask, generate_graphs
 from molgan.streaming import decode_stream
 from molgan.training import Trainer, resolve_device
 from molgan.vocab import Vocabulary
@@ -126,15 +126,20 @@ class MolGAN:
         seed: int = 0,
         batch_size: int = 4096,
         condition: Mapping[str, object] | None = None,
+        valence_mask: bool = False,
     ) -> Iterator[MolGraph]:
         """Draw ``n`` graphs in chunks of ``batch_size`` (class ids on the CPU).
 
         ``condition`` fixes some of the model's :attr:`conditions` by value, e.g.
         ``{"heavy_atoms": 7}``; the others follow the training data given them.
+        ``valence_mask`` decodes every bond as the likeliest class both atoms' valence allows
+        (:class:`molgan.sampling.ValenceMask`): a correction, so what it gives is reported apart
+        from the strict numbers.
 
         Raises:
             ConditionError: A condition the model lacks, a value outside its classes, or a
                 combination no training molecule has.
+            ValueError: ``valence_mask`` with a vocabulary of aromatic bonds.
         """
         device = next(self.generator.parameters()).device
         rng = torch.Generator(device=device).manual_seed(seed)
@@ -143,6 +148,7 @@ class MolGAN:
         if condition:  # checked here, before any output file is opened
             fixed = resolve_conditions(condition, self.conditions, self.vocab)
             self.generator.prior.restricted(fixed)
+        mask = ValenceMask(self.vocab) if valence_mask else None
         draws = generate_graphs(
             self.generator,
             n,
@@ -152,14 +158,20 @@ class MolGAN:
             min_p=model.min_p,
             noise_scale=model.noise_scale,
             condition=fixed,
+            valence_mask=mask,
         )
         return (graphs for graphs, _ in draws)
 
     def sample_mols(
-        self, n: int, seed: int = 0, condition: Mapping[str, object] | None = None
+        self,
+        n: int,
+        seed: int = 0,
+        condition: Mapping[str, object] | None = None,
+        valence_mask: bool = False,
     ) -> list[Chem.Mol | None]:
         """``n`` decoded molecules; ``None`` where a sample is not strictly valid."""
-        return [mol if smiles else None for mol, smiles in self._decoded(n, seed, condition)]
+        decoded = self._decoded(n, seed, condition, valence_mask)
+        return [mol if smiles else None for mol, smiles in decoded]
 
     def sample(
         self,
@@ -167,6 +179,7 @@ class MolGAN:
         seed: int = 0,
         keep_invalid: bool = False,
         condition: Mapping[str, object] | None = None,
+        valence_mask: bool = False,
     ) -> list[str]:
         """Canonical SMILES of ``n`` samples.
 
@@ -176,8 +189,9 @@ class MolGAN:
             keep_invalid: Return exactly ``n`` strings, ``""`` for an invalid sample, instead of
                 the valid ones only.
             condition: Classes to fix, by value (see :meth:`sample_graphs`).
+            valence_mask: Decode through the valence mask (see :meth:`sample_graphs`).
         """
-        decoded = self._decoded(n, seed, condition)
+        decoded = self._decoded(n, seed, condition, valence_mask)
         return [smiles or "" for _, smiles in decoded if smiles or keep_invalid]
 
     def write_samples(
@@ -193,6 +207,7 @@ class MolGAN:
         progress: bool = False,
         record: dict | None = None,
         condition: Mapping[str, object] | None = None,
+        valence_mask: bool = False,
     ) -> dict[str, int]:
         """Stream ``n`` samples to a SMILES file (and optionally an SDF) chunk by chunk.
 
@@ -205,13 +220,13 @@ class MolGAN:
         :func:`molgan.io.sample_record_path`): samples requested, valid and written, and whether
         invalid ones were kept, so that ``molgan evaluate`` measures validity over every sample
         drawn, not over the lines kept; ``record`` adds fields to it. ``condition`` fixes classes
-        as in :meth:`sample_graphs`, and the record keeps it.
+        as in :meth:`sample_graphs`, and the record keeps it; so does ``valence_mask``.
 
         Returns:
             ``{"valid": ..., "written": ...}`` line counts.
         """
         counts = {"valid": 0, "written": 0}
-        chunks = self.sample_graphs(n, seed, batch_size, condition)
+        chunks = self.sample_graphs(n, seed, batch_size, condition, valence_mask)
         bar = ProgressBar(total=n, desc="sampling", unit="mol", disable=not progress)
         with _maybe_atomic(path) as smi, _maybe_atomic(sdf) as sdf_handle, bar:
             for decoded in decode_stream(chunks, self.vocab, jobs, molblocks=sdf is not None):
@@ -230,16 +245,22 @@ class MolGAN:
             "keep_invalid": keep_invalid,
             "seed": seed,
             **({"condition": dict(condition)} if condition else {}),
+            **({"valence_mask": True} if valence_mask else {}),
             **(record or {}),
         }
         write_sample_record(path, sample_record)
         return counts
 
     def _decoded(
-        self, n: int, seed: int, condition: Mapping[str, object] | None = None
+        self,
+        n: int,
+        seed: int,
+        condition: Mapping[str, object] | None = None,
+        valence_mask: bool = False,
     ) -> Iterator[tuple[Chem.Mol | None, str | None]]:
         """Each sample's decoded molecule and its strict canonical SMILES (``None``: invalid)."""
-        for graphs in self.sample_graphs(n, seed, condition=condition):
+        draws = self.sample_graphs(n, seed, condition=condition, valence_mask=valence_mask)
+        for graphs in draws:
             with quiet_rdkit():
                 mols = graphs_to_mols(graphs, self.vocab)
                 decoded = [(mol, strict_smiles(mol)) for mol in mols]

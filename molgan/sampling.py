@@ -4,8 +4,10 @@ Three views of the same :class:`~molgan.graph.DenseGraph` of logits: Gumbel-soft
 (:func:`sample_dense_graph`, soft or straight-through hard; Jang et al. 2017, Maddison et al.
 2017), plain probabilities (:func:`softmax_graph`), and integer class ids
 (:func:`logits_to_graph`, argmax or a categorical draw) that :func:`molgan.graph.graphs_to_mol`
-decodes. Every bond output is symmetric with an empty diagonal: only the upper triangle
-(``i < j``) is drawn and it is mirrored, so a pair of atoms never gets two different bonds.
+decodes. :class:`ValenceMask` decodes class ids that never exceed a valence (a correction,
+reported apart from strict numbers). Every bond output is symmetric with an empty diagonal: only
+the upper triangle (``i < j``) is drawn and it is mirrored, so a pair of atoms never gets two
+different bonds.
 Randomness comes from an optional seeded ``torch.Generator``; nothing here syncs with the host.
 """
 
@@ -17,6 +19,7 @@ from collections.abc import Iterator, Mapping
 import torch
 
 from molgan.graph import DenseGraph, MolGraph
+from molgan.vocab import Vocabulary
 
 __all__ = [
     "gumbel_softmax",
@@ -24,6 +27,7 @@ __all__ = [
     "softmax_graph",
     "graph_log_prob",
     "logits_to_graph",
+    "ValenceMask",
     "generate_graphs",
 ]
 
@@ -175,6 +179,78 @@ def logits_to_graph(
     return MolGraph(atom_ids, bond_ids)
 
 
+class ValenceMask:
+    """A decoding-time valence mask: each bond is the likeliest class both its atoms still allow.
+
+    Atoms are decoded as :func:`logits_to_graph` decodes them; then the bonds ``i < j`` are placed
+    one pair at a time, the decoder's surest first (the highest probability of its own top class),
+    each as the likeliest class whose order fits the room left on both atoms
+    (:attr:`~molgan.vocab.Vocabulary.max_valences`; "no bond" always fits). A graph never exceeds
+    a valence, so what is left invalid is disconnection or an impossible ring. This corrects the
+    model's output: numbers measured with it are reported apart from the strict ones.
+
+    Args:
+        vocab: A vocabulary with Kekulé bonds (an aromatic bond's order, 1.5, does not say
+            whether a ring's atoms can carry it, so aromatic vocabularies are refused).
+
+    Raises:
+        ValueError: ``vocab`` has aromatic bonds.
+
+    Examples:
+        >>> vocab = Vocabulary.qm9()  # class 6 is O (valence 2); bond class 3 is a triple bond
+        >>> atoms = torch.full((1, 2, 9), -9.0)
+        >>> atoms[..., 6] = 0.0
+        >>> bonds = torch.zeros(1, 2, 2, 4)
+        >>> bonds[..., 3] = 5.0  # O#O is the top choice, O=O the next
+        >>> bonds[..., 2] = 4.0
+        >>> ValenceMask(vocab).decode(DenseGraph(atoms, bonds)).bonds[0].tolist()
+        [[0, 2], [2, 0]]
+    """
+
+    def __init__(self, vocab: Vocabulary) -> None:
+        if vocab.aromatic:
+            raise ValueError(
+                "the valence mask needs Kekulé bonds; this model's vocabulary has aromatic bonds"
+            )
+        self.caps = torch.tensor(vocab.max_valences)  # [T]
+        self.orders = torch.tensor(vocab.bond_orders)  # [Y]
+
+    def decode(
+        self,
+        logits: DenseGraph,
+        sample: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> MolGraph:
+        """Class ids like :func:`logits_to_graph`'s (``sample``: Gumbel-max draws), masked."""
+        atom_scores, bond_scores = logits.atoms.float(), logits.bonds.float()
+        if sample:
+            atom_scores = atom_scores + _gumbel_like(atom_scores, generator)
+            bond_scores = bond_scores + _gumbel_like(bond_scores, generator)
+        atoms = atom_scores.argmax(dim=-1)  # [B, N]
+        n, device = atoms.shape[1], atoms.device
+        caps, orders = self.caps.to(device), self.orders.to(device)
+        first, second = torch.triu_indices(n, n, offset=1, device=device)  # [P]
+        scores = bond_scores[:, first, second]  # [B, P, Y]
+        sureness = scores.amax(-1) - scores.logsumexp(-1)  # log-probability of the top class
+        order = sureness.argsort(dim=1, descending=True)  # [B, P]
+        room = caps[atoms]  # [B, N]
+        rows = torch.arange(len(atoms), device=device)
+        chosen = torch.zeros(scores.shape[:2], dtype=torch.long, device=device)  # [B, P]
+        for k in range(scores.shape[1]):
+            pair = order[:, k]  # [B]
+            i, j = first[pair], second[pair]
+            free = torch.minimum(room[rows, i], room[rows, j])  # [B]
+            fits = orders <= free.unsqueeze(1) + 1e-6  # [B, Y]
+            bond = scores[rows, pair].masked_fill(~fits, -math.inf).argmax(-1)  # [B]
+            chosen[rows, pair] = bond
+            used = orders[bond]
+            room[rows, i] -= used
+            room[rows, j] -= used
+        bonds = torch.zeros(len(atoms), n, n, dtype=torch.long, device=device)
+        bonds[:, first, second] = chosen
+        return MolGraph(atoms, bonds + bonds.transpose(1, 2))
+
+
 @torch.no_grad()
 def generate_graphs(
     generator: torch.nn.Module,
@@ -185,6 +261,7 @@ def generate_graphs(
     min_p: float = 0.0,
     noise_scale: float = 1.0,
     condition: Mapping[str, int] | None = None,
+    valence_mask: ValenceMask | None = None,
 ) -> Iterator[tuple[MolGraph, torch.Tensor]]:
     """Draw ``n`` graphs from a generator in chunks, as class ids on the CPU, with their noise.
 
@@ -205,6 +282,8 @@ def generate_graphs(
             trading diversity for fidelity; 1 = the prior the generator was trained on.
         condition: For a generator with conditions (:mod:`molgan.conditions`), the classes to
             fix, ``{name: class index}``; the others are drawn from the data given them.
+        valence_mask: Decode through this mask (a correction, reported apart; ``None``: the
+            model's own argmax or draws).
 
     Yields:
         ``MolGraph`` chunks (``atoms [b, N]``, ``bonds [b, N, N]``) of at most ``batch_size``,
@@ -223,7 +302,10 @@ def generate_graphs(
                     _min_p_mask(logits.atoms / temperature, min_p),
                     _min_p_mask(logits.bonds / temperature, min_p),
                 )
-            graph = logits_to_graph(logits, sample=temperature > 0, generator=rng)
+            if valence_mask is None:
+                graph = logits_to_graph(logits, sample=temperature > 0, generator=rng)
+            else:
+                graph = valence_mask.decode(logits, sample=temperature > 0, generator=rng)
             yield MolGraph(graph.atoms.cpu(), graph.bonds.cpu()), z
     finally:
         generator.train(was_training)

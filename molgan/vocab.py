@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -216,6 +217,27 @@ class Vocabulary:
             (0, 0, -1, 0, -1, 1, 0, -1, 0)
         """
         return (0, *(a.charge for a in self.atom_types))
+
+    @property
+    def max_valences(self) -> tuple[float, ...]:
+        """The most bond orders each atom class id may carry (0.0 for padding), from RDKit.
+
+        The largest of RDKit's allowed valences for the element with the same number of
+        electrons (a charge shifts it: ``N+`` counts as C, ``O-`` as F), less the class's explicit
+        hydrogens; ``inf`` where RDKit allows any valence.
+
+        Examples:
+            >>> Vocabulary.qm9().max_valences
+            (0.0, 4.0, 3.0, 3.0, 2.0, 4.0, 2.0, 1.0, 1.0)
+        """
+        table = Chem.GetPeriodicTable()
+        caps = [0.0]
+        for atom in self.atom_types:
+            electrons = table.GetAtomicNumber(atom.element) - atom.charge
+            allowed = list(table.GetValenceList(electrons)) if electrons > 0 else [0]
+            cap = math.inf if -1 in allowed else float(max(allowed))
+            caps.append(max(0.0, cap - atom.hydrogens))
+        return tuple(caps)
 
     def bond_id(self, bond_type: Chem.BondType) -> int | None:
         """The class id of an RDKit bond type, or ``None`` when it is not in the vocabulary."""

@@ -254,6 +254,34 @@ def test_sample_a_conditioned_latent_model_with_fixed_classes(tmp_path, capsys):
     assert not bad.exists()
 
 
+def test_sample_through_the_valence_mask_is_recorded_and_evaluate_says_so(tmp_path, capsys):
+    out = tmp_path / "s.smi"
+    sample = ["sample", "--checkpoint", "qm9", "-n", "300", "--keep-invalid", "-o", str(out)]
+    assert main([*sample, "--valence-mask", "--seed", "2"]) == 0
+    assert json.loads(out.with_name("s.smi.json").read_text())["valence_mask"] is True
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--json", str(tmp_path / "m.json")]) == 0
+    assert "decoded through the valence mask" in capsys.readouterr().out
+    assert json.loads((tmp_path / "m.json").read_text())["valence_mask"] == 1
+
+
+def test_the_valence_mask_refuses_aromatic_bonds_before_writing(tmp_path, capsys):
+    config = tmp_path / "aromatic.toml"
+    config.write_text(
+        f'[data]\npath = "{TINY}"\natom_order = "smiles"\naromatic = true\n{TINY_LATENT_MODEL}'
+        "[autoencoder]\nsteps = 2\nbatch_size = 10\n"
+        "[train]\nsteps = 2\nbatch_size = 8\nlog_every = 2\neval_every = 2\neval_samples = 8\n"
+    )
+    run, out = tmp_path / "run", tmp_path / "s.smi"
+    assert main(["train", "--config", str(config), "--out", str(run)]) == 0
+    capsys.readouterr()
+    sample = ["sample", "--checkpoint", str(run), "-n", "10", "-o", str(out), "--valence-mask"]
+    assert main(sample) == 1
+    err = capsys.readouterr().err
+    assert "the valence mask needs Kekulé bonds" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
 DRUGLIKE = TINY.parent / "druglike.smi"
 
 

@@ -53,3 +53,16 @@ def test_samples_written_by_worker_processes_are_the_same_for_any_number_of_jobs
     assert files[1] == files[3]
     assert files[1][0].splitlines() == expected
     assert files[1][1].count("$$$$") == sum(1 for s in expected if s)
+
+
+def test_the_valence_mask_changes_only_over_valence_samples_and_is_recorded(tmp_path):
+    model = MolGAN.load("qm9")
+    plain = model.sample(1000, seed=4, keep_invalid=True)
+    masked = model.sample(1000, seed=4, keep_invalid=True, valence_mask=True)
+    # A sample the decoder already got right keeps its every bond, so stays the same molecule.
+    assert all(m == p for p, m in zip(plain, masked) if p)
+    assert sum(map(bool, masked)) > sum(map(bool, plain))  # some invalid ones became valid
+    out = tmp_path / "s.smi"
+    model.write_samples(1000, out, seed=4, keep_invalid=True, valence_mask=True)
+    assert out.read_text().splitlines() == masked
+    assert '"valence_mask": true' in out.with_name("s.smi.json").read_text()

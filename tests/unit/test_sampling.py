@@ -2,11 +2,13 @@ import math
 
 import pytest
 import torch
+from rdkit import Chem
 
-from molgan.graph import DenseGraph, MolGraph
+from molgan.graph import DenseGraph, MolGraph, mol_to_graph
 from molgan.losses import reinforce_loss
 from molgan.models import Generator
 from molgan.sampling import (
+    ValenceMask,
     generate_graphs,
     graph_log_prob,
     gumbel_softmax,
@@ -188,3 +190,49 @@ def test_reinforce_on_sampled_graphs_raises_the_rewarded_class():
         reinforce_loss(graph_log_prob(logits, ids), rewards).backward()
         optimizer.step()
     assert torch.softmax(atom_logits[0, 0], -1)[2] > 0.9
+
+
+def _valences(graph: MolGraph, vocab: Vocabulary) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each atom's bond-order sum and its cap, ``[B, N]`` each."""
+    orders = torch.tensor(vocab.bond_orders)[graph.bonds].sum(-1)
+    return orders, torch.tensor(vocab.max_valences)[graph.atoms]
+
+
+@pytest.mark.parametrize("sample", [False, True])
+def test_valence_mask_never_exceeds_a_valence_and_keeps_graphs_well_formed(sample):
+    vocab = Vocabulary.qm9()
+    gen = seeded(3)
+    logits = DenseGraph(
+        torch.randn(256, 9, 9, generator=gen), torch.randn(256, 9, 9, 4, generator=gen)
+    )
+    plain = logits_to_graph(logits, sample, seeded(5))
+    masked = ValenceMask(vocab).decode(logits, sample, seeded(5))
+    assert torch.equal(masked.atoms, plain.atoms)  # atoms are decoded as before
+    assert torch.equal(masked.bonds, masked.bonds.transpose(1, 2))
+    assert torch.all(masked.bonds.diagonal(dim1=1, dim2=2) == 0)
+    valence, cap = _valences(masked, vocab)
+    assert torch.all(valence <= cap)
+    over, _ = _valences(plain, vocab)
+    assert torch.any(over > cap)  # random logits do break valences, so the mask had work to do
+    assert not torch.any(masked.bonds[masked.atoms == 0].bool())  # padding holds no bond
+
+
+def test_valence_mask_leaves_a_graph_that_fits_unchanged_and_is_seeded():
+    vocab = Vocabulary.qm9()
+    graphs = [mol_to_graph(Chem.MolFromSmiles(s), vocab) for s in ("C#CC(=O)N", "c1ccoc1", "OCC=N")]
+    ids = MolGraph(torch.stack([g.atoms for g in graphs]), torch.stack([g.bonds for g in graphs]))
+    one_hot = ids.one_hot(vocab)
+    gen = seeded(0)
+    logits = DenseGraph(  # the right classes on top, by varying margins
+        one_hot.atoms * 4 + torch.rand(one_hot.atoms.shape, generator=gen),
+        one_hot.bonds * 4 + torch.rand(one_hot.bonds.shape, generator=gen),
+    )
+    mask = ValenceMask(vocab)
+    assert torch.equal(mask.decode(logits).bonds, ids.bonds.long())
+    draws = [mask.decode(logits, True, seeded(9)) for _ in range(2)]
+    assert torch.equal(draws[0].bonds, draws[1].bonds)
+
+
+def test_valence_mask_refuses_aromatic_bonds():
+    with pytest.raises(ValueError, match="needs Kekulé bonds"):
+        ValenceMask(Vocabulary.qm9(aromatic=True))
