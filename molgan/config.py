@@ -246,6 +246,12 @@ class TrainConfig:
     """``kind = "latent"`` with ``train_decoder``: weight of the autoencoder's reconstruction loss
     on a batch of training molecules in G's loss, so that a decoder tuned by the graph-space
     terms still decodes every training code to its molecule; 0 = off."""
+    valence_target_weight: float = 0.0
+    """``kind = "latent"``: weight of the cross-entropy between the graphs decoded from G's codes
+    and the same logits decoded through the valence mask (:class:`molgan.sampling.ValenceMask`:
+    each bond the likeliest class both atoms' valence allows). With ``train_decoder`` the decoder
+    learns the mask's smallest repairs, so that plain samples need no mask; it moves G too. Kekulé
+    vocabularies only; 0 = off."""
 
     def __post_init__(self) -> None:
         for name in _POSITIVE_COUNTS:

@@ -35,6 +35,7 @@ from molgan.models.base import standard_normal
 from molgan.models.conditioning import ConditionPrior
 from molgan.models.generator import NO_BOND_LOGIT_GAP
 from molgan.models.layers import MLP, init_linear_
+from molgan.sampling import ValenceMask
 from molgan.vocab import Vocabulary
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "fit_code_gaussian",
     "normalize_codes",
     "reconstruction_loss",
+    "valence_target_loss",
 ]
 
 
@@ -105,6 +107,33 @@ def reconstruction_loss(
     bond_ids = target.bonds[:, i, j].argmax(-1)  # [B, P]
     bond_loss = F.cross_entropy(bond_logits.flatten(0, 1), bond_ids.flatten())
     return atom_loss + bond_weight * bond_loss
+
+
+def valence_target_loss(logits: DenseGraph, mask: ValenceMask) -> torch.Tensor:
+    """:func:`reconstruction_loss` of decoder logits to their own decode through a valence mask.
+
+    The target is the graph the logits decode to with every bond the likeliest class both atoms'
+    valence allows (:class:`~molgan.sampling.ValenceMask`), so the loss pulls an over-valence bond
+    towards the mask's smallest repair, and otherwise only sharpens the decoder's own choices.
+
+    Examples:
+        >>> from molgan.vocab import Vocabulary
+        >>> atoms = torch.full((1, 2, 9), -9.0)
+        >>> atoms[..., 6] = 9.0  # two O atoms
+        >>> bonds = torch.zeros(1, 2, 2, 4)
+        >>> bonds[..., 3], bonds[..., 2] = 2.0, 1.0  # O#O on top, O=O next
+        >>> bonds = bonds.requires_grad_()
+        >>> valence_target_loss(DenseGraph(atoms, bonds), ValenceMask(Vocabulary.qm9())).backward()
+        >>> bonds.grad[0, 0, 1, 3] > 0, bonds.grad[0, 0, 1, 2] < 0  # triple down, double up
+        (tensor(True), tensor(True))
+    """
+    with torch.no_grad():
+        target = mask.decode(logits)
+    one_hot = DenseGraph(
+        F.one_hot(target.atoms, logits.atoms.shape[-1]).to(logits.atoms.dtype),
+        F.one_hot(target.bonds, logits.bonds.shape[-1]).to(logits.bonds.dtype),
+    )
+    return reconstruction_loss(logits, one_hot)
 
 
 def _shared_options(cfg: Any) -> dict[str, Any]:

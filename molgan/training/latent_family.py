@@ -31,8 +31,9 @@ from molgan.models.autoencoder import (
     LatentCritic,
     LatentGenerator,
     reconstruction_loss,
+    valence_target_loss,
 )
-from molgan.sampling import logits_to_graph, sample_dense_graph
+from molgan.sampling import ValenceMask, logits_to_graph, sample_dense_graph
 from molgan.training.acceleration import autocast, compiled
 from molgan.training.graph_game import GraphGame, real_batch
 from molgan.vocab import Vocabulary
@@ -118,6 +119,7 @@ class LatentFamily:
         )
         self.game.build_optimizer()
         self._graph_start = self.ae_steps + int(cfg.graph_start * cfg.steps)
+        self._valence_mask = ValenceMask(vocab) if cfg.valence_target_weight else None
         self._frozen = False
         # The step's forward passes (compiled with [train] compile); the gradient penalty's
         # double backward calls the eager critic.
@@ -219,13 +221,19 @@ class LatentFamily:
                 codes = self._codes_of(noise)
                 critic_in = self._critic_input(codes, self.generator.conditions_of(noise))
                 loss_g = self.gan_loss.generator(self._critique(critic_in))
-                if step >= self._graph_start and self.game.uses_graphs:
+                in_graphs = step >= self._graph_start and self.game.uses_graphs
+                if in_graphs or self._valence_mask is not None:
                     logits = self._decode(codes)
+                if in_graphs:
                     fake = sample_dense_graph(logits, cfg.tau, cfg.hard, self.rng)
                     if self.discriminator is not None:
                         loss_g = loss_g + cfg.graph_weight * self.game.adversarial_loss(fake)
                     loss_g = self.game.generator_terms(
                         loss_g, noise, logits, fake, self.generator, step
+                    )
+                if self._valence_mask is not None:
+                    loss_g = loss_g + cfg.valence_target_weight * valence_target_loss(
+                        logits, self._valence_mask
                     )
                 if cfg.train_decoder and cfg.reconstruction_weight:
                     loss_g = loss_g + cfg.reconstruction_weight * self._reconstruction()

@@ -19,6 +19,7 @@ from molgan.models import (
     LatentGenerator,
     build_generator,
 )
+from molgan.sampling import generate_graphs
 from molgan.training import FAMILIES, LatentFamily, MolGANFamily, Trainer
 from molgan.training.acceleration import autocast, compiled
 
@@ -177,6 +178,37 @@ def test_the_reconstruction_term_is_what_moves_a_trained_decoder_without_graph_t
     history = trainer.fit()
     assert (_digest(trainer.module.decoder) != before) == bool(weight)
     assert history[-1]["reconstruction"] >= 0.0
+
+
+def _over_valence(trainer: Trainer, vocab) -> float:
+    """Share of G's decoded atoms (256 draws, seed 0) whose bond orders exceed their valence."""
+    graphs, _ = next(generate_graphs(trainer.generator, 256, torch.Generator().manual_seed(0)))
+    valence = torch.tensor(vocab.bond_orders)[graphs.bonds].sum(-1)
+    cap = torch.tensor(vocab.max_valences)[graphs.atoms]
+    return (valence > cap).float().mean().item()
+
+
+def test_the_valence_target_teaches_the_decoder_the_masks_repairs():
+    train = {"train_decoder": True, "valence_target_weight": 5.0, "lr_generator": 3e-3, "steps": 40}
+    config = latent_config(train=train)
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    trainer.fit(steps=10)  # the autoencoder stage
+    with torch.no_grad():  # a decoder that puts triple bonds everywhere
+        trainer.module.decoder.bond_head[-1].bias[3] += 10.0
+    before = _over_valence(trainer, vocab)
+    trainer.fit()
+    after = _over_valence(trainer, vocab)
+    assert before > 0.05 and after < before / 2, (before, after)
+
+
+def test_the_valence_target_refuses_aromatic_bonds():
+    config = latent_config(
+        data={"vocabulary": "data", "aromatic": True}, train={"valence_target_weight": 1.0}
+    )
+    vocab, graphs = load_training_graphs(config, progress=False)
+    with pytest.raises(ValueError, match="needs Kekulé bonds"):
+        Trainer(config, vocab, graphs, device="cpu", progress=False)
 
 
 def test_latent_resume_is_exact(tmp_path):
