@@ -16,6 +16,7 @@ Without a process group everything here is a no-op, so single-process runs are u
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -135,7 +136,17 @@ def init_world(device: str | None = None) -> tuple[World, str | None]:
         device = f"cuda:{local_rank}"
     if not dist.is_initialized():
         dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=size)
+        # Left to the interpreter's teardown, the group's C++ threads can be destroyed while
+        # still joinable, and the process aborts ("terminate called without an active
+        # exception") after its work is done; PyTorch asks for an explicit destroy.
+        atexit.register(_leave_group)
     return World(rank=rank, size=size, local_rank=local_rank), device
+
+
+def _leave_group() -> None:
+    """Destroy this process's group, if it still has one (at exit)."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def reduce_gradients(parameters: list[torch.Tensor]) -> None:
