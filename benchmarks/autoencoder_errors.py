@@ -32,7 +32,7 @@ from molgan.data import MoleculeDataset
 from molgan.graph import MolGraph, graphs_to_mols, graphs_to_smiles
 from molgan.model import load_training_graphs
 from molgan.models import GraphEncoder, build_generator
-from molgan.models.autoencoder import fit_code_gaussian, normalize_codes
+from molgan.models.autoencoder import fit_code_gaussian
 from molgan.sampling import logits_to_graph
 from molgan.vocab import Vocabulary
 
@@ -90,28 +90,34 @@ def main() -> None:
             f"  {n_atoms} heavy atoms: {int(rows.sum())} graphs, exact "
             f"{(wrong[rows] == 0).float().mean():.3f}, mean wrong {wrong[rows].float().mean():.1f}"
         )
-    between_codes(generator.decoder, codes, vocab, args.sigma)
+    between_codes(generator.decoder, encoder, codes, vocab, args.sigma)
     if args.by:
         with quiet_rdkit():
             mols = graphs_to_mols(target, vocab)
         labels = torch.as_tensor(label_molecules(mols, [args.by])[:, 0])  # [M]
-        within_classes(generator.decoder, codes, labels, args.by, vocab)
+        within_classes(generator.decoder, encoder, codes, labels, args.by, vocab)
 
 
 def between_codes(
-    decoder: torch.nn.Module, codes: torch.Tensor, vocab: Vocabulary, sigmas: list[float]
+    decoder: torch.nn.Module,
+    encoder: GraphEncoder,
+    codes: torch.Tensor,
+    vocab: Vocabulary,
+    sigmas: list[float],
 ) -> None:
     """Print the strict validity of decoded midpoints, noisy codes and Gaussian draws."""
     rng = torch.Generator().manual_seed(0)
     m = len(codes)
     pairs = torch.randint(m, (2, m), generator=rng)
-    probes = {"midpoints of random pairs": normalize_codes(codes[pairs[0]] + codes[pairs[1]])}
+    probes = {"midpoints of random pairs": encoder.place((codes[pairs[0]] + codes[pairs[1]]) / 2)}
     for sigma in sigmas:
         probes[f"codes + noise sigma {sigma}"] = codes + sigma * torch.randn(
             codes.shape, generator=rng
         )
     torch.manual_seed(0)
-    probes["Gaussian fitted to the codes"] = normalize_codes(fit_code_gaussian(codes).sample((m,)))
+    probes["Gaussian fitted to the codes"] = encoder.place(fit_code_gaussian(codes).sample((m,)))
+    if encoder.variational:
+        probes["the VAE prior N(0, I)"] = torch.randn(codes.shape, generator=rng)
     for name, batch in probes.items():
         graph = logits_to_graph(decoder(batch))
         smiles = graphs_to_smiles(MolGraph(graph.atoms, graph.bonds), vocab)
@@ -124,6 +130,7 @@ def between_codes(
 
 def within_classes(
     decoder: torch.nn.Module,
+    encoder: GraphEncoder,
     codes: torch.Tensor,
     labels: torch.Tensor,
     name: str,
@@ -136,7 +143,7 @@ def within_classes(
         members = torch.nonzero(labels == index)[:, 0]
         pairs = members[torch.randint(len(members), (2, len(members)), generator=rng)]
         for t in (0.25, 0.5):
-            between = normalize_codes((1 - t) * codes[pairs[0]] + t * codes[pairs[1]])
+            between = encoder.place((1 - t) * codes[pairs[0]] + t * codes[pairs[1]])
             graph = logits_to_graph(decoder(between))
             with quiet_rdkit():
                 mols = graphs_to_mols(MolGraph(graph.atoms, graph.bonds), vocab)

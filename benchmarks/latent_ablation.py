@@ -44,7 +44,7 @@ from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.io import read_smiles
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphEncoder, build_generator
-from molgan.models.autoencoder import fit_code_gaussian, normalize_codes
+from molgan.models.autoencoder import fit_code_gaussian
 from molgan.sampling import logits_to_graph
 from molgan.training.latent_family import encode_graphs
 
@@ -211,7 +211,7 @@ def autoencoder_rows(
         picked = codes[torch.randint(len(codes), (n,), generator=rng)]
         noisy = picked + config.autoencoder.latent_noise * torch.randn(picked.shape, generator=rng)
         torch.manual_seed(seed)
-        drawn = normalize_codes(gaussian.sample((n,)))
+        drawn = encoder.place(gaussian.sample((n,)))
         for kind, batch in (("noisy", noisy), ("gaussian", drawn)):
             label = labels[kind]
             path = out / f"{kind}-codes-s{seed}.smi"

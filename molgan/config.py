@@ -118,6 +118,11 @@ class ModelConfig:
     autoencoder sits on a plateau of "no bond anywhere" for hundreds of steps until the slots
     tell themselves apart; 1.0 breaks that symmetry from the start (docs/benchmarks.md, "Your own
     molecules"). 0.02 is kept as the default so the shipped QM9 recipes reproduce."""
+    variational: bool = False
+    """``"latent"``: a variational autoencoder (Kingma & Welling 2014). The encoder gives a mean
+    and a log-variance per code entry, the decoder is trained on draws of that Gaussian, and
+    ``[autoencoder] kl_weight`` pulls it towards ``N(0, I)``, so the codes are packed around the
+    origin rather than spread over a shell (false: layer-normalised codes plus fixed noise)."""
     critic_hidden: tuple[int, ...] = (512, 256)
     """``"latent"``: widths of the latent critic's MLP (LatentGAN: 512, 256)."""
     conditions: tuple[str, ...] = ()
@@ -128,6 +133,8 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.kind not in MODEL_KINDS:
             raise ValueError(f"[model] kind must be one of {list(MODEL_KINDS)}, got {self.kind!r}")
+        if self.variational and self.kind != "latent":
+            raise ValueError('[model] variational: only kind = "latent" has an autoencoder')
         if not self.conditions:
             return
         if self.kind != "latent":
@@ -162,6 +169,10 @@ class AutoencoderConfig:
     so that nearby codes decode to the same molecule (LatentGAN: 0.1)."""
     clip_grad: float = 1.0
     """Gradient-norm clip (0 = off); without it the probe on QM9 diverged at epoch 5."""
+    kl_weight: float = 0.0
+    """With ``[model] variational``: weight of the KL divergence from ``N(0, I)`` (summed over the
+    code's entries, averaged over molecules) beside the reconstruction loss (a mean over slots and
+    pairs, so 1 / (N + N (N - 1) / 2) per molecule: 0.022 on QM9 is a plain VAE's balance)."""
     bond_weight: float = 1.0
     """Weight of the bonds' cross-entropy (a mean over the ``N (N - 1) / 2`` atom pairs) beside
     the atoms' (a mean over the ``N`` slots). Pairs outnumber slots by ``(N - 1) / 2``: 4 for
@@ -339,6 +350,19 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+
+    def __post_init__(self) -> None:
+        ae = self.autoencoder
+        if self.model.variational:
+            if ae.kl_weight <= 0:
+                raise ValueError("[model] variational needs [autoencoder] kl_weight > 0")
+            if ae.latent_noise:
+                raise ValueError(
+                    "[model] variational draws the codes' noise from the encoder: "
+                    "set [autoencoder] latent_noise = 0"
+                )
+        elif ae.kl_weight:
+            raise ValueError("[autoencoder] kl_weight needs [model] variational = true")
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some fields changed, e.g. ``cfg.replace(train={"steps": 10})``."""

@@ -13,7 +13,10 @@ Codes are layer-normalised (zero mean, unit variance over their ``Z`` entries): 
 on one shell, so the training noise has a fixed scale relative to the codes, and the latent
 generator's output, normalised the same way, can never leave that shell. This is how the latent
 GAN (Prykhodko et al., J. Cheminform. 11:74, 2019, with a graph decoder in place of their SMILES
-decoder) keeps its samples near the codes the decoder was trained on.
+decoder) keeps its samples near the codes the decoder was trained on. A variational encoder
+(``variational=True``; Kingma & Welling 2014) instead gives each graph a Gaussian posterior, whose
+mean is the code; its codes are not normalised, and a KL term (:func:`kl_divergence`) packs them
+around the origin.
 
 :class:`LatentGenerator` is ``decoder(G(noise))``: it has MolGAN's generator interface
 (``sample_z``, ``forward(noise) -> DenseGraph``), so sampling, the graph critic, the structure
@@ -44,6 +47,7 @@ __all__ = [
     "LatentGenerator",
     "LatentCritic",
     "fit_code_gaussian",
+    "kl_divergence",
     "normalize_codes",
     "reconstruction_loss",
     "valence_target_loss",
@@ -61,11 +65,23 @@ def normalize_codes(h: torch.Tensor) -> torch.Tensor:
     return F.layer_norm(h, h.shape[-1:])
 
 
+def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """``KL(N(mean, exp(log_var)) || N(0, I))``, summed over a code ``[B, Z]``, averaged over ``B``.
+
+    Examples:
+        >>> kl_divergence(torch.zeros(2, 3), torch.zeros(2, 3)).item()
+        0.0
+        >>> kl_divergence(torch.ones(1, 2), torch.zeros(1, 2)).item()  # 2 x 1 / 2
+        1.0
+    """
+    return 0.5 * (mean.square() + log_var.exp() - 1.0 - log_var).sum(-1).mean()
+
+
 def fit_code_gaussian(codes: torch.Tensor) -> torch.distributions.MultivariateNormal:
     """A Gaussian with the mean and full covariance of codes ``[M, Z]`` (ridge 1e-5).
 
-    The autoencoder's simplest prior: its draws, put back on the codes' shell with
-    :func:`normalize_codes`, reach the space between training codes.
+    The autoencoder's simplest prior: its draws, put into the code space with
+    :meth:`GraphEncoder.place`, reach the space between training codes.
 
     Examples:
         >>> codes = torch.tensor([[0.0, 1.0], [2.0, 1.0], [1.0, 4.0]])
@@ -157,6 +173,8 @@ class GraphEncoder(nn.Module):
         layers: Transformer layers.
         heads: Attention heads; each has its own bias per bond class.
         slot_init: Standard deviation of the slot embeddings at initialisation.
+        variational: Give a Gaussian posterior per graph (:meth:`posterior`) whose mean is the
+            code, instead of a code on the shell of :func:`normalize_codes`.
 
     Examples:
         >>> enc = GraphEncoder(Vocabulary.qm9(), latent_dim=8, dim=16, layers=1, heads=2)
@@ -173,31 +191,47 @@ class GraphEncoder(nn.Module):
         layers: int = 3,
         heads: int = 4,
         slot_init: float = 0.02,
+        variational: bool = False,
     ) -> None:
         super().__init__()
-        self.vocab, self.heads = vocab, heads
+        self.vocab, self.heads, self.variational = vocab, heads, variational
         n = vocab.max_atoms
         self.atom_embedding = nn.Linear(vocab.n_atom_classes, dim, bias=False)
         self.slot_embedding = nn.Parameter(torch.randn(n, dim) * slot_init)  # [N, D]
         self.bond_bias = nn.Linear(vocab.n_bond_classes, heads, bias=False)
         self.layers = nn.ModuleList(_Block(dim, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
-        self.head = nn.Linear(2 * dim, latent_dim)
+        self.head = nn.Linear(2 * dim, latent_dim * (2 if variational else 1))
 
     @classmethod
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> GraphEncoder:
         """Build from a ``[model]`` config of ``kind = "latent"``."""
-        return cls(vocab, **_shared_options(cfg))
+        return cls(vocab, variational=cfg.variational, **_shared_options(cfg))
 
     def forward(self, graph: DenseGraph) -> torch.Tensor:
         """Encode ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` (one-hot or soft) as ``z [B, Z]``."""
+        return self.posterior(graph)[0]
+
+    def posterior(self, graph: DenseGraph) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The code ``[B, Z]`` and, when variational, its posterior's log-variance ``[B, Z]``."""
         h = self.atom_embedding(graph.atoms) + self.slot_embedding  # [B, N, D]
         bias = self.bond_bias(graph.bonds).permute(0, 3, 1, 2)  # [B, H, N, N]
         for layer in self.layers:
             h = layer(h, bias)
         h = self.norm(h)
         pooled = torch.cat([h.mean(1), h.amax(1)], dim=-1)  # [B, 2D]
-        return normalize_codes(self.head(pooled))
+        out = self.head(pooled)
+        if not self.variational:
+            return normalize_codes(out), None
+        mean, log_var = out.chunk(2, dim=-1)
+        return mean, log_var.clamp(-12.0, 4.0)  # keeps exp() finite early in training
+
+    def place(self, h: torch.Tensor) -> torch.Tensor:
+        """Put vectors ``[B, Z]`` (interpolants, prior draws) into this encoder's code space.
+
+        On the shell of :func:`normalize_codes`, or unchanged for a variational encoder.
+        """
+        return h if self.variational else normalize_codes(h)
 
 
 class GraphDecoder(nn.Module):
@@ -282,9 +316,10 @@ class LatentGenerator(nn.Module):
     """``decoder(G(noise))``: a generator of graph logits through the autoencoder's code space.
 
     ``G`` is an MLP (LeakyReLU 0.2, as in LatentGAN) whose output is normalised like the
-    encoder's codes. The interface is MolGAN's :class:`~molgan.models.Generator`'s. With
-    conditions (:mod:`molgan.conditions`), its input is the noise followed by the one-hot classes
-    of the conditions, which :meth:`sample_z` draws from the data's mix (:attr:`prior`).
+    encoder's codes (not at all for a variational encoder's). The interface is MolGAN's
+    :class:`~molgan.models.Generator`'s. With conditions (:mod:`molgan.conditions`), its input is
+    the noise followed by the one-hot classes of the conditions, which :meth:`sample_z` draws from
+    the data's mix (:attr:`prior`).
 
     Args:
         vocab: The graph vocabulary.
@@ -293,6 +328,7 @@ class LatentGenerator(nn.Module):
         hidden: Widths of ``G``'s MLP.
         latent_dim: ``Z``, the code size of ``decoder``.
         conditions: Names of the conditions G takes (none: unconditional).
+        variational: The codes come from a variational encoder (G's output is not normalised).
 
     Examples:
         >>> vocab = Vocabulary.qm9()
@@ -315,9 +351,10 @@ class LatentGenerator(nn.Module):
         hidden: Sequence[int] = (256, 512, 512),
         latent_dim: int = 128,
         conditions: Sequence[str] = (),
+        variational: bool = False,
     ) -> None:
         super().__init__()
-        self.vocab, self.z_dim = vocab, z_dim
+        self.vocab, self.z_dim, self.variational = vocab, z_dim, variational
         # Absent (not empty) without conditions, so that unconditional checkpoints load as before.
         self.prior = (
             ConditionPrior(conditions, condition_sizes(conditions, vocab)) if conditions else None
@@ -335,12 +372,19 @@ class LatentGenerator(nn.Module):
         """Build G and a fresh decoder from a ``[model]`` config of ``kind = "latent"``."""
         decoder = GraphDecoder.from_config(cfg, vocab)
         return cls(
-            vocab, decoder, cfg.z_dim, tuple(cfg.hidden), cfg.latent_dim, tuple(cfg.conditions)
+            vocab,
+            decoder,
+            cfg.z_dim,
+            tuple(cfg.hidden),
+            cfg.latent_dim,
+            tuple(cfg.conditions),
+            cfg.variational,
         )
 
     def codes(self, noise: torch.Tensor) -> torch.Tensor:
-        """Map noise ``[B, z_dim (+ conditions)]`` to normalised codes ``[B, Z]``."""
-        return normalize_codes(self.noise_map(noise))
+        """Noise ``[B, z_dim (+ conditions)]`` to codes ``[B, Z]``, unnormalised if variational."""
+        h = self.noise_map(noise)
+        return h if self.variational else normalize_codes(h)
 
     def conditions_of(self, noise: torch.Tensor) -> torch.Tensor:
         """The one-hot conditions ``[B, C]`` at the end of noise (``[B, 0]`` when unconditional)."""

@@ -2,7 +2,8 @@
 
 Stage 1 (``[autoencoder] steps``): the encoder and the one-shot decoder learn to reconstruct
 training graphs over a canonical atom order, with Gaussian noise on the codes (cross-entropy,
-AdamW, one-cycle learning rate, gradient clipping). Stage 2 (``[train] steps``): the latent GAN of
+AdamW, one-cycle learning rate, gradient clipping); a variational encoder draws that noise from
+its posterior and adds the KL term. Stage 2 (``[train] steps``): the latent GAN of
 LatentGAN (Prykhodko et al. 2019): G maps noise to codes, an MLP critic tells them from the
 (frozen) encoder's codes of training graphs, with the adversarial losses of ``molgan.losses``.
 Optionally, the graph-space game joins in: the relational-GCN discriminator scores decoded graphs
@@ -30,6 +31,7 @@ from molgan.models.autoencoder import (
     GraphEncoder,
     LatentCritic,
     LatentGenerator,
+    kl_divergence,
     reconstruction_loss,
     valence_target_loss,
 )
@@ -123,7 +125,7 @@ class LatentFamily:
         self._frozen = False
         # The step's forward passes (compiled with [train] compile); the gradient penalty's
         # double backward calls the eager critic.
-        self._encode = compiled(self.encoder, cfg.compile)
+        self._encode = compiled(self.encoder.posterior, cfg.compile)
         self._decode = compiled(self.decoder, cfg.compile)
         self._codes_of = compiled(self.generator.codes, cfg.compile)
         self._critique = compiled(self.critic, cfg.compile)
@@ -178,7 +180,10 @@ class LatentFamily:
             group["lr"] = one_cycle_lr(step, self.ae_steps, ae.lr)
         with autocast(self.config.train.amp, self.device):
             real = real_batch(self.graphs, ae.batch_size, self.rng, self.vocab)
-            loss = self._reconstruction_loss(self._encode(real), real)
+            codes, log_var = self._encode(real)
+            loss = self._reconstruction_loss(codes, real, log_var)
+            if log_var is not None:
+                loss = loss + ae.kl_weight * kl_divergence(codes, log_var)
         optimizer_step(loss, self.opt_ae, ae.clip_grad)
         return {"loss_ae": loss}
 
@@ -242,16 +247,25 @@ class LatentFamily:
         return losses
 
     def _reconstruction(self) -> torch.Tensor:
-        """The autoencoder's loss on a batch of training codes (with its training noise)."""
+        """The autoencoder's loss on a batch of training codes, with its training noise.
+
+        A variational encoder's codes are its posterior means, decoded without noise.
+        """
         idx = self._code_batch()
         real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
         return self._reconstruction_loss(self._codes[idx], real)
 
-    def _reconstruction_loss(self, codes: torch.Tensor, real: DenseGraph) -> torch.Tensor:
-        """The autoencoder's loss of ``real`` decoded from ``codes`` plus its training noise."""
+    def _reconstruction_loss(
+        self, codes: torch.Tensor, real: DenseGraph, log_var: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """The autoencoder's loss of ``real`` decoded from ``codes`` plus its training noise.
+
+        Its scale is ``[autoencoder] latent_noise``, or the posterior's ``exp(log_var / 2)``.
+        """
         ae = self.config.autoencoder
         noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
-        logits = self._decode(codes + ae.latent_noise * noise.to(codes.device))
+        scale = ae.latent_noise if log_var is None else (0.5 * log_var).exp()
+        logits = self._decode(codes + scale * noise.to(codes.device))
         return reconstruction_loss(logits, real, ae.bond_weight)
 
     def _code_batch(self) -> torch.Tensor:

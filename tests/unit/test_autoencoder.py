@@ -11,7 +11,7 @@ from molgan.models import (
     LatentGenerator,
     build_generator,
 )
-from molgan.models.autoencoder import normalize_codes, reconstruction_loss
+from molgan.models.autoencoder import kl_divergence, normalize_codes, reconstruction_loss
 from molgan.sampling import logits_to_graph
 
 SIZES = {"latent_dim": 16, "dim": 32, "layers": 2, "heads": 2}
@@ -96,6 +96,37 @@ def test_latent_generator_decodes_normalised_codes(decoder, vocab):
     torch.testing.assert_close(codes, normalize_codes(codes), atol=1e-3, rtol=0)
     logits = gen(noise)
     torch.testing.assert_close(logits.atoms, decoder(codes).atoms)
+
+
+def test_a_variational_encoder_gives_unnormalised_means_and_log_variances(graph_batch, vocab):
+    torch.manual_seed(0)
+    encoder = GraphEncoder(vocab, variational=True, **SIZES)
+    mean, log_var = encoder.posterior(graph_batch.one_hot(vocab))
+    assert mean.shape == log_var.shape == (20, 16)
+    torch.testing.assert_close(encoder(graph_batch.one_hot(vocab)), mean)
+    assert (mean.mean(-1).abs() > 1e-3).any()  # not on the shell of normalize_codes
+    midpoints = (mean[:10] + mean[10:]) / 2
+    assert encoder.place(midpoints) is midpoints
+    shell = GraphEncoder(vocab, **SIZES)
+    assert shell.posterior(graph_batch.one_hot(vocab))[1] is None
+    torch.testing.assert_close(shell.place(midpoints), normalize_codes(midpoints))
+
+
+def test_kl_divergence_matches_torch_distributions():
+    torch.manual_seed(0)
+    mean, log_var = torch.randn(5, 7), torch.randn(5, 7)
+    posterior = torch.distributions.Normal(mean, (0.5 * log_var).exp())
+    prior = torch.distributions.Normal(torch.zeros(5, 7), torch.ones(5, 7))
+    expected = torch.distributions.kl_divergence(posterior, prior).sum(-1).mean()
+    torch.testing.assert_close(kl_divergence(mean, log_var), expected)
+
+
+def test_a_variational_latent_generator_does_not_normalise_its_codes(decoder, vocab):
+    gen = LatentGenerator(vocab, decoder, z_dim=4, hidden=(16,), latent_dim=16, variational=True)
+    codes = gen.codes(gen.sample_z(3, torch.Generator().manual_seed(0)))
+    torch.testing.assert_close(
+        codes, gen.noise_map(gen.sample_z(3, torch.Generator().manual_seed(0)))
+    )
 
 
 def test_latent_critic_and_its_gradient_penalty():

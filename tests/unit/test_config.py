@@ -37,6 +37,13 @@ def test_toml_round_trip(tmp_path):
         ('[reward]\nestimator = "ppo"\n', "estimator must be one of"),
         ("[train]\neval_every = 0\n", "eval_every must be a positive integer, got 0"),
         ("[train]\nn_critic = 2.5\n", "n_critic must be a positive integer, got 2.5"),
+        ("[model]\nvariational = true\n", 'only kind = "latent" has an autoencoder'),
+        ('[model]\nkind = "latent"\nvariational = true\n', r"needs \[autoencoder\] kl_weight > 0"),
+        (
+            '[model]\nkind = "latent"\nvariational = true\n[autoencoder]\nkl_weight = 0.01\n',
+            r"set \[autoencoder\] latent_noise = 0",
+        ),
+        ("[autoencoder]\nkl_weight = 0.01\n", r"kl_weight needs \[model\] variational = true"),
     ],
 )
 def test_bad_configs_name_the_file_and_problem(tmp_path, text, message):

@@ -10,6 +10,7 @@ import torch
 
 from molgan.checkpoint import export_checkpoint, load_checkpoint
 from molgan.config import Config, load_config
+from molgan.graph import MolGraph
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import (
     GENERATORS,
@@ -134,6 +135,35 @@ def test_a_latent_run_with_aromatic_bonds_trains_both_stages_and_samples():
     assert 0.0 <= history[-1]["validity"] <= 1.0
     model = MolGAN(trainer.generator, vocab, config)
     assert len(model.sample(8, seed=0, keep_invalid=True)) == 8
+
+
+def test_the_kl_term_packs_a_variational_autoencoders_codes_around_the_origin():
+    torch.set_num_threads(1)
+    spread = {}
+    for kl_weight in (1.0, 1e-4):
+        config = latent_config(
+            model={"variational": True}, autoencoder={"kl_weight": kl_weight, "steps": 60}
+        )
+        trainer = _train(config, steps=60)
+        encoder, graphs = trainer.module.encoder, trainer.module.graphs
+        mean, log_var = encoder.posterior(
+            MolGraph(graphs.atoms, graphs.bonds).one_hot(encoder.vocab)
+        )
+        spread[kl_weight] = (mean.square().sum(-1).mean().item(), log_var.exp().mean().item())
+    # A strong pull gives codes near 0 with unit variance; a weak one spreads them, narrower.
+    assert spread[1.0][0] < 0.1 * spread[1e-4][0]
+    assert spread[1.0][1] > 0.9 > spread[1e-4][1]
+
+
+def test_a_variational_latent_run_saves_loads_and_samples_the_same(tmp_path):
+    config = latent_config(model={"variational": True}, autoencoder={"kl_weight": 0.01})
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "run")
+    trainer.fit()
+    before = MolGAN(trainer.sampler.eval(), vocab, config).sample(50, seed=2, keep_invalid=True)
+    loaded = MolGAN.load(tmp_path / "run")
+    assert loaded.config.model.variational and loaded.generator.variational
+    assert loaded.sample(50, seed=2, keep_invalid=True) == before
 
 
 def test_latent_family_refuses_the_input_atom_order(graph_batch, vocab):
