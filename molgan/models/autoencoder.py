@@ -49,6 +49,7 @@ __all__ = [
     "fit_code_gaussian",
     "kl_divergence",
     "normalize_codes",
+    "place_codes",
     "reconstruction_loss",
     "valence_target_loss",
 ]
@@ -63,6 +64,21 @@ def normalize_codes(h: torch.Tensor) -> torch.Tensor:
         [-1.0, 1.0]
     """
     return F.layer_norm(h, h.shape[-1:])
+
+
+def place_codes(h: torch.Tensor, variational: bool) -> torch.Tensor:
+    """Vectors ``[B, Z]`` put into a code space (encoder and G outputs, interpolants, draws).
+
+    On the shell of :func:`normalize_codes`, or as they are for a variational encoder's codes.
+
+    Examples:
+        >>> h = torch.tensor([[1.0, 3.0]])
+        >>> place_codes(h, variational=True) is h
+        True
+        >>> [round(v, 3) for v in place_codes(h, variational=False)[0].tolist()]
+        [-1.0, 1.0]
+    """
+    return h if variational else normalize_codes(h)
 
 
 def kl_divergence(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
@@ -222,7 +238,7 @@ class GraphEncoder(nn.Module):
         pooled = torch.cat([h.mean(1), h.amax(1)], dim=-1)  # [B, 2D]
         out = self.head(pooled)
         if not self.variational:
-            return normalize_codes(out), None
+            return self.place(out), None
         mean, log_var = out.chunk(2, dim=-1)
         return mean, log_var.clamp(-12.0, 4.0)  # keeps exp() finite early in training
 
@@ -231,7 +247,7 @@ class GraphEncoder(nn.Module):
 
         On the shell of :func:`normalize_codes`, or unchanged for a variational encoder.
         """
-        return h if self.variational else normalize_codes(h)
+        return place_codes(h, self.variational)
 
 
 class GraphDecoder(nn.Module):
@@ -383,8 +399,7 @@ class LatentGenerator(nn.Module):
 
     def codes(self, noise: torch.Tensor) -> torch.Tensor:
         """Noise ``[B, z_dim (+ conditions)]`` to codes ``[B, Z]``, unnormalised if variational."""
-        h = self.noise_map(noise)
-        return h if self.variational else normalize_codes(h)
+        return place_codes(self.noise_map(noise), self.variational)
 
     def conditions_of(self, noise: torch.Tensor) -> torch.Tensor:
         """The one-hot conditions ``[B, C]`` at the end of noise (``[B, 0]`` when unconditional)."""
