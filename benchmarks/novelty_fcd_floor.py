@@ -24,7 +24,8 @@ activation lies nearest to that molecule's (Euclidean, each edit used once, targ
 order): novel molecules placed where QM9's own lie, as far as one edit allows.
 
 ``--novel-from SMI`` adds a pool of a model's samples: its strictly valid, distinct molecules not
-in QM9, in file order.
+in QM9, in file order. It also scores the file's valid samples in QM9 and those not in QM9 on
+their own (duplicates kept), each beside as many random QM9 molecules (FCD grows as sets shrink).
 
 Rows already evaluated (the same file, with its ``.json`` report) are reused.
 
@@ -80,7 +81,7 @@ def main() -> None:
         )
         for path in args.novel_from:
             pools[f"novel samples of {path.name}"] = novel_samples(path, known_set)
-    rows = {}
+    rows: dict[str, dict] = {}
     for name, pool in pools.items():
         single_kind = name.startswith("one edit") and name != "one edit (any)"
         for share in [0.5, 1.0] if single_kind else args.shares:
@@ -89,20 +90,19 @@ def main() -> None:
                 print(f"{name}: {len(pool)} molecules, fewer than {n_novel}; row skipped")
                 continue
             label = f"{name}, novel share {share:.2f}" if share else "QM9 outside the reference"
-            if label in rows:
-                continue
-            path = args.out / f"{slug(label)}.smi"
-            text = "".join(f"{s}\n" for s in pool[:n_novel] + known[: N - n_novel])
-            report = path.with_suffix(".json")
-            if report.exists() and path.exists() and path.read_text() == text:
-                rows[label] = json.loads(report.read_text())
-                continue
-            path.write_text(text)
-            _run(
-                ["evaluate", str(path), "--train", str(QM9_PATH), "--test", str(reference)]
-                + ["--json", str(report)]
-            )
-            rows[label] = json.loads(report.read_text())
+            if label not in rows:
+                mixture = pool[:n_novel] + known[: N - n_novel]
+                rows[label] = evaluate_file(mixture, args.out / f"{slug(label)}.smi", reference)
+    controls = np.random.default_rng(3)
+    for path in args.novel_from:
+        with quiet_rdkit():
+            parts = split_samples(path, known_set)
+        for part, molecules in zip(("in QM9", "not in QM9"), parts, strict=True):
+            label = f"valid samples of {path.name} {part} ({len(molecules):,}), alone"
+            rows[label] = evaluate_file(molecules, args.out / f"{slug(label)}.smi", reference)
+            label = f"QM9 outside the reference, {len(molecules):,} random (the same size)"
+            sample = [outside[i] for i in controls.choice(len(outside), len(molecules), False)]
+            rows[label] = evaluate_file(sample, args.out / f"{slug(label)}.smi", reference)
     caption = (
         f"{N:,} molecules per row: a share of novel molecules, the rest QM9 molecules outside the "
         "reference; FCD against 10,000 random QM9 molecules (seed 0); novelty against all of QM9."
@@ -110,6 +110,19 @@ def main() -> None:
     table = metrics_table(caption, rows, COLUMNS)
     print(table)
     (args.out / "table.md").write_text(table + "\n")
+
+
+def evaluate_file(molecules: list[str], path: Path, reference: Path) -> dict:
+    """``molgan evaluate`` of ``molecules`` written to ``path``, reused if unchanged."""
+    text = "".join(f"{s}\n" for s in molecules)
+    report = path.with_suffix(".json")
+    if not (report.exists() and path.exists() and path.read_text() == text):
+        path.write_text(text)
+        _run(
+            ["evaluate", str(path), "--train", str(QM9_PATH), "--test", str(reference)]
+            + ["--json", str(report)]
+        )
+    return json.loads(report.read_text())
 
 
 def edited_pool(
@@ -213,6 +226,13 @@ def novel_samples(path: Path, known: set[str]) -> list[str]:
         if canonical is not None and canonical not in known:
             pool[canonical] = None
     return list(pool)
+
+
+def split_samples(path: Path, known: set[str]) -> tuple[list[str], list[str]]:
+    """A sample file's strictly valid molecules in QM9 and not in QM9, duplicates kept."""
+    valid = [strict_molecule(smiles).smiles for smiles in read_smiles(path)]
+    in_qm9 = [s for s in valid if s is not None and s in known]
+    return in_qm9, [s for s in valid if s is not None and s not in known]
 
 
 def slug(label: str) -> str:
