@@ -67,41 +67,46 @@ def main() -> None:
     reference = write_reference(args.out / "qm9_random10k.smi")
     qm9 = read_smiles(QM9_PATH)
     with quiet_rdkit():
-        known_set = {strict_molecule(s).smiles for s in qm9} - {None}
+        parsed = [strict_molecule(smiles) for smiles in qm9]  # the one parse of QM9
+        in_qm9 = {p.smiles for p in parsed} - {None}
         held = set(read_smiles(reference))
-        outside = [s for s in qm9 if s not in held]
+        outside = [
+            (smiles, p.mol) for smiles, p in zip(qm9, parsed, strict=True) if smiles not in held
+        ]
         rng = np.random.default_rng(1)
         order = rng.permutation(len(outside))
-        known = [outside[i] for i in order[:N]]
-        targets = [outside[i] for i in order[N : 2 * N]]
-        pools = {f"one edit ({kind})": edited_pool(outside, known_set, kind, rng) for kind in KINDS}
-        pools["one edit (any)"] = edited_pool(outside, known_set, "any", rng)
-        pools["one edit (any), matched to QM9 in ChemNet space"] = matched_pool(
-            edited_pool(outside, known_set, "any", rng, size=5 * N), targets, rng
-        )
-        for path in args.novel_from:
-            pools[f"novel samples of {path.name}"] = novel_samples(path, known_set)
+        qm9_part = [outside[i][0] for i in order[:N]]
+        targets = [outside[i][0] for i in order[N : 2 * N]]
+        mols = [mol for _, mol in outside]
+        # name: (novel molecules, the novel shares of its rows)
+        pools = {
+            f"one edit ({kind})": (edited_pool(mols, in_qm9, kind, rng), [0.5, 1.0])
+            for kind in KINDS
+        }
+        pools["one edit (any)"] = (edited_pool(mols, in_qm9, "any", rng), args.shares)
+        matched = matched_pool(edited_pool(mols, in_qm9, "any", rng, size=5 * N), targets, rng)
+        pools["one edit (any), matched to QM9 in ChemNet space"] = (matched, [0.5, 1.0])
+        splits = {path: split_samples(path, in_qm9) for path in args.novel_from}
+        for path, (_, novel) in splits.items():
+            pools[f"novel samples of {path.name}"] = (list(dict.fromkeys(novel)), args.shares)
     rows: dict[str, dict] = {}
-    for name, pool in pools.items():
-        single_kind = name.startswith("one edit") and name != "one edit (any)"
-        for share in [0.5, 1.0] if single_kind else args.shares:
+    for name, (pool, shares) in pools.items():
+        for share in shares:
             n_novel = round(share * N)
             if n_novel > len(pool):
                 print(f"{name}: {len(pool)} molecules, fewer than {n_novel}; row skipped")
                 continue
             label = f"{name}, novel share {share:.2f}" if share else "QM9 outside the reference"
             if label not in rows:
-                mixture = pool[:n_novel] + known[: N - n_novel]
+                mixture = pool[:n_novel] + qm9_part[: N - n_novel]
                 rows[label] = evaluate_file(mixture, args.out / f"{slug(label)}.smi", reference)
     controls = np.random.default_rng(3)
-    for path in args.novel_from:
-        with quiet_rdkit():
-            parts = split_samples(path, known_set)
+    for path, parts in splits.items():
         for part, molecules in zip(("in QM9", "not in QM9"), parts, strict=True):
             label = f"valid samples of {path.name} {part} ({len(molecules):,}), alone"
             rows[label] = evaluate_file(molecules, args.out / f"{slug(label)}.smi", reference)
             label = f"QM9 outside the reference, {len(molecules):,} random (the same size)"
-            sample = [outside[i] for i in controls.choice(len(outside), len(molecules), False)]
+            sample = [outside[i][0] for i in controls.choice(len(outside), len(molecules), False)]
             rows[label] = evaluate_file(sample, args.out / f"{slug(label)}.smi", reference)
     caption = (
         f"{N:,} molecules per row: a share of novel molecules, the rest QM9 molecules outside the "
@@ -126,19 +131,22 @@ def evaluate_file(molecules: list[str], path: Path, reference: Path) -> dict:
 
 
 def edited_pool(
-    source: list[str], known: set[str], kind: str, rng: np.random.Generator, size: int = N
+    mols: list[Chem.Mol | None],
+    in_qm9: set[str],
+    kind: str,
+    rng: np.random.Generator,
+    size: int = N,
 ) -> list[str]:
-    """Distinct novel molecules one ``kind`` edit away from random molecules of ``source``."""
+    """Distinct novel molecules one ``kind`` edit away from random molecules of ``mols``."""
     pool: dict[str, None] = {}
-    for index in _cycled_permutations(len(source), rng):
+    for index in _cycled_permutations(len(mols), rng):
         if len(pool) == size:
             break
-        mol = Chem.MolFromSmiles(source[index])
-        if mol is None:
+        if mols[index] is None:
             continue
         edit = KINDS[rng.integers(len(KINDS))] if kind == "any" else kind
-        smiles = apply_edit(mol, edit, rng)
-        if smiles is not None and smiles not in known:
+        smiles = apply_edit(mols[index], edit, rng)
+        if smiles is not None and smiles not in in_qm9:
             pool[smiles] = None
     return list(pool)
 
@@ -197,12 +205,10 @@ def apply_edit(mol: Chem.Mol, kind: str, rng: np.random.Generator) -> str | None
 def matched_pool(pool: list[str], targets: list[str], rng: np.random.Generator) -> list[str]:
     """For each target in random order, the unused ``pool`` molecule nearest in ChemNet space."""
     model = fcd.load_ref_model()
-    with torch.no_grad():
-        acts = [
-            torch.from_numpy(np.asarray(fcd.get_predictions(model, smiles, n_jobs=0), np.float32))
-            for smiles in (pool, targets)
-        ]
-    pool_acts, target_acts = acts
+    pool_acts, target_acts = (
+        torch.from_numpy(np.asarray(fcd.get_predictions(model, smiles, n_jobs=0), np.float32))
+        for smiles in (pool, targets)
+    )
     chosen: list[int] = []
     used = torch.zeros(len(pool), dtype=torch.bool)
     for start in range(0, len(targets), 256):
@@ -218,24 +224,15 @@ def matched_pool(pool: list[str], targets: list[str], rng: np.random.Generator) 
     return [pool[chosen[i]] for i in order]
 
 
-def novel_samples(path: Path, known: set[str]) -> list[str]:
-    """A sample file's strictly valid, distinct molecules not in QM9, in file order."""
-    pool: dict[str, None] = {}
-    for smiles in read_smiles(path):
-        canonical = strict_molecule(smiles).smiles
-        if canonical is not None and canonical not in known:
-            pool[canonical] = None
-    return list(pool)
-
-
-def split_samples(path: Path, known: set[str]) -> tuple[list[str], list[str]]:
-    """A sample file's strictly valid molecules in QM9 and not in QM9, duplicates kept."""
+def split_samples(path: Path, in_qm9: set[str]) -> tuple[list[str], list[str]]:
+    """A sample file's strictly valid canonical SMILES in QM9 and not in it, duplicates kept."""
     valid = [strict_molecule(smiles).smiles for smiles in read_smiles(path)]
-    in_qm9 = [s for s in valid if s is not None and s in known]
-    return in_qm9, [s for s in valid if s is not None and s not in known]
+    valid = [smiles for smiles in valid if smiles is not None]
+    return [s for s in valid if s in in_qm9], [s for s in valid if s not in in_qm9]
 
 
 def slug(label: str) -> str:
+    """A file name for a row label."""
     return "".join(c if c.isalnum() else "-" for c in label.lower()).strip("-")
 
 
