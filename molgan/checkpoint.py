@@ -218,8 +218,8 @@ def export_checkpoint(
     to sample (with its weight average if the run kept one), and the critics (and the latent
     family's encoder) so that ``train.init_from`` can fine-tune it; a MolGAN checkpoint exports
     ``generator`` and ``discriminator``. Also keeps the config, vocabulary, step and history;
-    ``sampling`` may change the ``[model]`` sampling settings of the copy (``temperature``,
-    ``min_p``, ``noise_scale``).
+    ``sampling`` may change the ``[model]`` sampling settings of the copy
+    (:data:`SAMPLING_SETTINGS`).
 
     Raises:
         CheckpointError: If ``source`` is unreadable or lacks one of ``modules``.
@@ -236,7 +236,7 @@ def export_checkpoint(
     history = checkpoint.extra.get("history", [])
     config = checkpoint.config
     if sampling:
-        unknown = set(sampling) - {"temperature", "min_p", "noise_scale"}
+        unknown = set(sampling) - SAMPLING_SETTINGS
         if unknown:
             raise ValueError(f"not sampling settings: {sorted(unknown)}")
         config = config.replace(model=sampling)
@@ -249,6 +249,18 @@ def export_checkpoint(
     )
     return save_checkpoint(target, exported)
 
+
+SAMPLING_SETTINGS = frozenset(
+    {
+        "temperature",
+        "min_p",
+        "noise_scale",
+        "transport_steps",
+        "transport_lipschitz",
+        "transport_lr",
+    }
+)
+"""The ``[model]`` fields that change how a trained model samples, not what was trained."""
 
 _EXPORTED = {
     "molgan": (("generator", "discriminator"), ()),

@@ -187,6 +187,19 @@ def _build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "--temperature", type=float, default=None, help="set the copy's [model] temperature"
     )
+    export.add_argument(
+        "--transport-steps",
+        type=int,
+        default=None,
+        help="set the copy's [model] transport_steps (latent family: move G's codes up the "
+        "latent critic before decoding; 0 = off)",
+    )
+    export.add_argument(
+        "--transport-lipschitz",
+        type=float,
+        default=None,
+        help="set the copy's [model] transport_lipschitz (the critic's K)",
+    )
     export.set_defaults(handler=_export)
 
     filters = commands.add_parser(
@@ -399,7 +412,12 @@ def _demo(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from molgan.checkpoint import export_checkpoint
 
-    sampling = {"noise_scale": args.noise_scale, "temperature": args.temperature}
+    sampling = {
+        "noise_scale": args.noise_scale,
+        "temperature": args.temperature,
+        "transport_steps": args.transport_steps,
+        "transport_lipschitz": args.transport_lipschitz,
+    }
     sampling = {k: v for k, v in sampling.items() if v is not None}
     print(f"wrote {export_checkpoint(args.run, args.out, sampling=sampling)}")
     return 0

@@ -100,6 +100,17 @@ class ModelConfig:
     noise_scale: float = 1.0
     """Sampling: the standard deviation of the generator's noise (the truncation trick, Brock et
     al. 2019: below 1 trades diversity for fidelity); training always uses 1."""
+    transport_steps: int = 0
+    """``"latent"``, sampling: Adam steps of discriminator optimal transport (Tanaka 2019), which
+    move G's codes up the latent critic, at most as far as the climb pays, before they are
+    decoded (:class:`molgan.models.transport.CriticTransport`); 0 = G's codes as they are.
+    Training never uses it."""
+    transport_lipschitz: float = 0.3
+    """``"latent"``, sampling: DOT's ``K``, the latent critic's Lipschitz constant
+    (:func:`molgan.models.transport.lipschitz_estimate`); a code stops where the critic's slope
+    falls under it, so a smaller ``K`` moves codes farther."""
+    transport_lr: float = 0.05
+    """``"latent"``, sampling: the step size of the transport's Adam steps."""
     latent_dim: int = 128
     """``"latent"``: the autoencoder's code size."""
     ae_dim: int = 128
@@ -135,6 +146,12 @@ class ModelConfig:
             raise ValueError(f"[model] kind must be one of {list(MODEL_KINDS)}, got {self.kind!r}")
         if self.variational and self.kind != "latent":
             raise ValueError('[model] variational: only kind = "latent" has an autoencoder')
+        if self.transport_steps < 0 or self.transport_lipschitz <= 0 or self.transport_lr <= 0:
+            raise ValueError(
+                "[model] transport_steps must be >= 0, transport_lipschitz and transport_lr > 0"
+            )
+        if self.transport_steps and self.kind != "latent":
+            raise ValueError('[model] transport_steps: only kind = "latent" has a latent critic')
         if not self.conditions:
             return
         if self.kind != "latent":

@@ -23,7 +23,8 @@ from molgan.data import MoleculeDataset, derive_vocabulary, graphs_to_batch
 from molgan.distributed import World
 from molgan.graph import MolGraph, graphs_to_mols
 from molgan.io import atomic_file, read_smiles, write_sample_record
-from molgan.models import GraphGenerator, build_generator
+from molgan.models import GraphGenerator, LatentCritic, build_generator
+from molgan.models.transport import CriticTransport
 from molgan.progress import ProgressBar
 from molgan.sampling import ValenceMask, generate_graphs
 from molgan.streaming import decode_stream
@@ -44,10 +45,18 @@ class MolGAN:
         generator: The generator network (``[model] kind`` says which family's).
         vocab: The vocabulary its graphs are written in.
         config: The configuration it was built and trained with.
+        critic: The latent family's latent critic, which ``[model] transport_steps`` samples
+            with (:class:`molgan.models.transport.CriticTransport`); ``None`` for MolGAN.
     """
 
-    def __init__(self, generator: GraphGenerator, vocab: Vocabulary, config: Config) -> None:
-        self.generator, self.vocab, self.config = generator, vocab, config
+    def __init__(
+        self,
+        generator: GraphGenerator,
+        vocab: Vocabulary,
+        config: Config,
+        critic: torch.nn.Module | None = None,
+    ) -> None:
+        self.generator, self.vocab, self.config, self.critic = generator, vocab, config, critic
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, device: str | None = "cpu") -> MolGAN:
@@ -66,7 +75,13 @@ class MolGAN:
         # A run with ``train.ema`` samples from the weight average.
         weights = checkpoint.weights.get("generator_ema", checkpoint.weights["generator"])
         generator.load_state_dict(weights)
-        return cls(generator.to(resolve_device(device)).eval(), checkpoint.vocab, checkpoint.config)
+        device = resolve_device(device)
+        critic = None
+        if "latent_critic" in checkpoint.weights:
+            critic = LatentCritic.for_generator(checkpoint.config.model, generator)
+            critic.load_state_dict(checkpoint.weights["latent_critic"])
+            critic = critic.to(device).eval().requires_grad_(False)
+        return cls(generator.to(device).eval(), checkpoint.vocab, checkpoint.config, critic)
 
     @classmethod
     def train(
@@ -113,7 +128,8 @@ class MolGAN:
                 world=world,
             )
         trainer.fit()
-        return cls(trainer.sampler.eval(), vocab, config)
+        critic = getattr(trainer.module, "critic", None) if config.model.kind == "latent" else None
+        return cls(trainer.sampler.eval(), vocab, config, critic)
 
     @property
     def conditions(self) -> tuple[str, ...]:
@@ -149,6 +165,7 @@ class MolGAN:
             fixed = resolve_conditions(condition, self.conditions, self.vocab)
             self.generator.prior.restricted(fixed)
         mask = ValenceMask(self.vocab) if valence_mask else None
+        transport = self._transport()
         draws = generate_graphs(
             self.generator,
             n,
@@ -159,8 +176,31 @@ class MolGAN:
             noise_scale=model.noise_scale,
             condition=fixed,
             valence_mask=mask,
+            transport=transport,
         )
         return (graphs for graphs, _ in draws)
+
+    def _transport(self) -> CriticTransport | None:
+        """The transport of ``[model] transport_steps`` (``None`` when it is 0).
+
+        Raises:
+            ValueError: The model asks for a transport but has no latent critic.
+        """
+        model = self.config.model
+        if not model.transport_steps:
+            return None
+        if self.critic is None:
+            raise ValueError(
+                f"[model] transport_steps = {model.transport_steps}: this model has no latent "
+                "critic to move its codes with (export the run with its latent_critic)"
+            )
+        return CriticTransport(
+            self.critic,
+            model.transport_steps,
+            model.transport_lipschitz,
+            model.transport_lr,
+            model.variational,
+        )
 
     def sample_mols(
         self,
@@ -246,10 +286,23 @@ class MolGAN:
             "seed": seed,
             **({"condition": dict(condition)} if condition else {}),
             **({"valence_mask": True} if valence_mask else {}),
+            **self._transport_record(),
             **(record or {}),
         }
         write_sample_record(path, sample_record)
         return counts
+
+    def _transport_record(self) -> dict[str, dict[str, float]]:
+        """The sample record's ``transport`` field: its settings, when the model uses one."""
+        model = self.config.model
+        if not model.transport_steps:
+            return {}
+        settings = {
+            "steps": model.transport_steps,
+            "lipschitz": model.transport_lipschitz,
+            "lr": model.transport_lr,
+        }
+        return {"transport": settings}
 
     def _decoded(
         self,

@@ -14,7 +14,7 @@ Randomness comes from an optional seeded ``torch.Generator``; nothing here syncs
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import torch
 
@@ -262,6 +262,7 @@ def generate_graphs(
     noise_scale: float = 1.0,
     condition: Mapping[str, int] | None = None,
     valence_mask: ValenceMask | None = None,
+    transport: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
 ) -> Iterator[tuple[MolGraph, torch.Tensor]]:
     """Draw ``n`` graphs from a generator in chunks, as class ids on the CPU, with their noise.
 
@@ -284,6 +285,8 @@ def generate_graphs(
             fix, ``{name: class index}``; the others are drawn from the data given them.
         valence_mask: Decode through this mask (a correction, reported apart; ``None``: the
             model's own argmax or draws).
+        transport: For the latent family, what moves G's codes before they are decoded
+            (:class:`molgan.models.transport.CriticTransport`; ``None``: G's codes as they are).
 
     Yields:
         ``MolGraph`` chunks (``atoms [b, N]``, ``bonds [b, N, N]``) of at most ``batch_size``,
@@ -296,7 +299,8 @@ def generate_graphs(
     try:
         for start in range(0, n, batch_size):
             z = generator.sample_z(min(batch_size, n - start), rng, scale=noise_scale, **given)
-            logits = generator(z)  # z: [b, Z]
+            # z: [b, Z]; only the latent family's generator takes a transport
+            logits = generator(z) if transport is None else generator(z, transport=transport)
             if temperature > 0:
                 logits = DenseGraph(
                     _min_p_mask(logits.atoms / temperature, min_p),

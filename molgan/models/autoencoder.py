@@ -25,7 +25,7 @@ penalty and REINFORCE work on it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -405,9 +405,20 @@ class LatentGenerator(nn.Module):
         """The one-hot conditions ``[B, C]`` at the end of noise (``[B, 0]`` when unconditional)."""
         return noise[:, self.z_dim :]
 
-    def forward(self, noise: torch.Tensor) -> DenseGraph:
-        """Graph logits ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` of noise ``[B, z_dim]``."""
-        return self.decoder(self.codes(noise))
+    def forward(
+        self,
+        noise: torch.Tensor,
+        transport: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    ) -> DenseGraph:
+        """Graph logits ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` of noise ``[B, z_dim]``.
+
+        ``transport`` moves the codes, given the conditions, before they are decoded (sampling
+        only: :class:`molgan.models.transport.CriticTransport`).
+        """
+        codes = self.codes(noise)
+        if transport is not None:
+            codes = transport(codes, self.conditions_of(noise))
+        return self.decoder(codes)
 
     def sample_z(
         self,
@@ -447,6 +458,11 @@ class LatentCritic(nn.Module):
         super().__init__()
         self.body = MLP((latent_dim, *hidden), act=lambda: nn.LeakyReLU(0.2))
         self.head = init_linear_(nn.Linear(self.body.out_dim, 1))
+
+    @classmethod
+    def for_generator(cls, cfg: Any, generator: LatentGenerator) -> LatentCritic:
+        """The critic of ``generator``'s codes, then its one-hot conditions (``[model]`` widths)."""
+        return cls(cfg.latent_dim + generator.condition_dim, cfg.critic_hidden)
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         """Score codes ``[B, Z]`` as ``[B, 1]``."""

@@ -91,8 +91,7 @@ class LatentFamily:
             torch.manual_seed(cfg.seed)
             self.encoder = GraphEncoder.from_config(model, vocab).to(device)
             self.generator = LatentGenerator.from_config(model, vocab).to(device)
-            critic_dim = model.latent_dim + self.generator.condition_dim  # codes, then conditions
-            self.critic = LatentCritic(critic_dim, model.critic_hidden).to(device)
+            self.critic = LatentCritic.for_generator(model, self.generator).to(device)
             discriminator = (
                 Discriminator.from_config(model, vocab).to(device) if cfg.graph_weight else None
             )

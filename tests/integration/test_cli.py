@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from molgan.cli import main
+from molgan.model import SHIPPED_MODELS
 
 pytestmark = pytest.mark.integration
 
@@ -263,6 +264,24 @@ def test_sample_through_the_valence_mask_is_recorded_and_evaluate_says_so(tmp_pa
     assert main(["evaluate", str(out), "--json", str(tmp_path / "m.json")]) == 0
     assert "decoded through the valence mask" in capsys.readouterr().out
     assert json.loads((tmp_path / "m.json").read_text())["valence_mask"] == 1
+
+
+def test_export_sets_the_critic_transport_and_refuses_it_without_a_latent_critic(tmp_path, capsys):
+    shipped = tmp_path / "moved"
+    assert (
+        main(["export", str(SHIPPED_MODELS / "qm9"), str(shipped), "--transport-steps", "7"]) == 0
+    )
+    model = json.loads((shipped / "config.json").read_text())["model"]
+    assert (model["transport_steps"], model["transport_lipschitz"]) == (7, 0.3)
+    out = tmp_path / "s.smi"
+    assert main(["sample", "--checkpoint", str(shipped), "-n", "50", "-o", str(out)]) == 0
+    assert json.loads(out.with_name("s.smi.json").read_text())["transport"]["steps"] == 7
+    capsys.readouterr()
+    molgan = str(SHIPPED_MODELS / "qm9-molgan")
+    assert main(["export", molgan, str(tmp_path / "m"), "--transport-steps", "7"]) == 1
+    err = capsys.readouterr().err
+    assert 'only kind = "latent" has a latent critic' in err and err.count("\n") == 1
+    assert not (tmp_path / "m").exists()
 
 
 def test_the_valence_mask_refuses_aromatic_bonds_before_writing(tmp_path, capsys):

@@ -44,6 +44,9 @@ def test_toml_round_trip(tmp_path):
             r"set \[autoencoder\] latent_noise = 0",
         ),
         ("[autoencoder]\nkl_weight = 0.01\n", r"kl_weight needs \[model\] variational = true"),
+        ("[model]\ntransport_steps = 5\n", 'transport_steps: only kind = "latent"'),
+        ('[model]\nkind = "latent"\ntransport_steps = -1\n', "transport_steps must be >= 0"),
+        ('[model]\nkind = "latent"\ntransport_lipschitz = 0\n', "transport_lipschitz and"),
     ],
 )
 def test_bad_configs_name_the_file_and_problem(tmp_path, text, message):

@@ -2,7 +2,15 @@ import gzip
 
 import pytest
 
-from molgan.io import InputFileError, read_smiles, read_smiles_lines, write_smiles
+from molgan.io import (
+    InputFileError,
+    merge_sample_shards,
+    read_smiles,
+    read_smiles_lines,
+    shard_path,
+    write_sample_record,
+    write_smiles,
+)
 
 
 def test_smi_keeps_empty_lines_and_drops_names(tmp_path):
@@ -100,3 +108,22 @@ def test_a_file_of_comments_only_is_an_error(tmp_path):
     path.write_text("# nothing here\n#\n")
     with pytest.raises(InputFileError, match="c.smi: only comment lines"):
         read_smiles(path)
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"valence_mask": True}, "decoded with the valence mask, some not"),
+        ({"transport": {"steps": 10, "lipschitz": 0.3, "lr": 0.05}}, "different transports"),
+    ],
+)
+def test_merge_refuses_shards_sampled_differently(tmp_path, extra, message):
+    out = tmp_path / "s.smi"
+    for rank, more in enumerate(({}, extra)):
+        shard = shard_path(out, rank, 2)
+        shard.write_text("C\n")
+        record = {"n_requested": 1, "n_valid": 1, "n_written": 1, "keep_invalid": True, "seed": 0}
+        write_sample_record(shard, {**record, **more})
+    with pytest.raises(InputFileError, match=message):
+        merge_sample_shards(out)
+    assert not out.exists()

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from rdkit import Chem
 
@@ -66,3 +68,21 @@ def test_the_valence_mask_changes_only_over_valence_samples_and_is_recorded(tmp_
     model.write_samples(1000, out, seed=4, keep_invalid=True, valence_mask=True)
     assert out.read_text().splitlines() == masked
     assert '"valence_mask": true' in out.with_name("s.smi.json").read_text()
+
+
+def test_the_critic_transport_moves_the_codes_and_is_recorded(tmp_path):
+    model = MolGAN.load("qm9")
+    config = model.config.replace(model={"transport_steps": 10})
+    moved = MolGAN(model.generator, model.vocab, config, model.critic)
+    plain = model.sample(300, seed=1, keep_invalid=True)
+    samples = moved.sample(300, seed=1, keep_invalid=True)
+    assert samples != plain and samples == moved.sample(300, seed=1, keep_invalid=True)
+    out = tmp_path / "s.smi"
+    moved.write_samples(300, out, seed=1, keep_invalid=True)
+    assert out.read_text().splitlines() == samples
+    record = json.loads(out.with_name("s.smi.json").read_text())
+    assert record["transport"] == {"steps": 10, "lipschitz": 0.3, "lr": 0.05}
+    assert "transport" not in json.dumps(model.write_samples(5, tmp_path / "p.smi"))
+    assert "transport" not in (tmp_path / "p.smi.json").read_text()
+    with pytest.raises(ValueError, match="no latent critic"):
+        MolGAN(model.generator, model.vocab, config).sample(5)
