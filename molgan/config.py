@@ -102,13 +102,14 @@ class ModelConfig:
     al. 2019: below 1 trades diversity for fidelity); training always uses 1."""
     transport_steps: int = 0
     """``"latent"``, sampling: Adam steps of discriminator optimal transport (Tanaka 2019), which
-    move G's codes up the latent critic, at most as far as the climb pays, before they are
-    decoded (:class:`molgan.models.transport.CriticTransport`); 0 = G's codes as they are.
-    Training never uses it."""
+    move each draw of G's noise up the latent critic, as far as the climb pays, before G maps it
+    (:class:`molgan.models.transport.CriticTransport`); 0 = the draws as they are. In a latent
+    GAN or RL run the graph terms (reward, graph critic, valence target) then judge the moved
+    draws' graphs; the latent critic's game is played on the draws as they are."""
     transport_lipschitz: float = 0.3
-    """``"latent"``, sampling: DOT's ``K``, the latent critic's Lipschitz constant
-    (:func:`molgan.models.transport.lipschitz_estimate`); a code stops where the critic's slope
-    falls under it, so a smaller ``K`` moves codes farther."""
+    """``"latent"``, sampling: DOT's ``K``, the Lipschitz constant of ``D o G``
+    (:func:`molgan.models.transport.lipschitz_estimate`); a draw stops where the critic's slope
+    falls under it, so a smaller ``K`` moves draws farther."""
     transport_lr: float = 0.05
     """``"latent"``, sampling: the step size of the transport's Adam steps."""
     latent_dim: int = 128

@@ -195,11 +195,7 @@ class MolGAN:
                 "critic to move its codes with (export the run with its latent_critic)"
             )
         return CriticTransport(
-            self.critic,
-            model.transport_steps,
-            model.transport_lipschitz,
-            model.transport_lr,
-            model.variational,
+            self.critic, model.transport_steps, model.transport_lipschitz, model.transport_lr
         )
 
     def sample_mols(

@@ -262,7 +262,7 @@ def generate_graphs(
     noise_scale: float = 1.0,
     condition: Mapping[str, int] | None = None,
     valence_mask: ValenceMask | None = None,
-    transport: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+    transport: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] | None = None,
 ) -> Iterator[tuple[MolGraph, torch.Tensor]]:
     """Draw ``n`` graphs from a generator in chunks, as class ids on the CPU, with their noise.
 
@@ -285,13 +285,14 @@ def generate_graphs(
             fix, ``{name: class index}``; the others are drawn from the data given them.
         valence_mask: Decode through this mask (a correction, reported apart; ``None``: the
             model's own argmax or draws).
-        transport: For the latent family, what moves G's codes before they are decoded
-            (:class:`molgan.models.transport.CriticTransport`; ``None``: G's codes as they are).
+        transport: For the latent family, what moves each draw of noise before G maps it
+            (:class:`molgan.models.transport.CriticTransport`, called with the generator and the
+            noise); ``None``: the draws as they are.
 
     Yields:
         ``MolGraph`` chunks (``atoms [b, N]``, ``bonds [b, N, N]``) of at most ``batch_size``,
-        each with the noise ``[b, z_dim]`` it was drawn from (a conditioned generator's holds
-        the conditions asked for).
+        each with the noise ``[b, z_dim]`` it was drawn from, after any transport (a conditioned
+        generator's holds the conditions asked for).
     """
     was_training = generator.training
     generator.eval()
@@ -299,8 +300,9 @@ def generate_graphs(
     try:
         for start in range(0, n, batch_size):
             z = generator.sample_z(min(batch_size, n - start), rng, scale=noise_scale, **given)
-            # z: [b, Z]; only the latent family's generator takes a transport
-            logits = generator(z) if transport is None else generator(z, transport=transport)
+            if transport is not None:
+                z = transport(generator, z)
+            logits = generator(z)  # z: [b, Z]
             if temperature > 0:
                 logits = DenseGraph(
                     _min_p_mask(logits.atoms / temperature, min_p),

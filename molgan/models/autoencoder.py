@@ -25,7 +25,7 @@ penalty and REINFORCE work on it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -405,20 +405,9 @@ class LatentGenerator(nn.Module):
         """The one-hot conditions ``[B, C]`` at the end of noise (``[B, 0]`` when unconditional)."""
         return noise[:, self.z_dim :]
 
-    def forward(
-        self,
-        noise: torch.Tensor,
-        transport: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-    ) -> DenseGraph:
-        """Graph logits ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` of noise ``[B, z_dim]``.
-
-        ``transport`` moves the codes, given the conditions, before they are decoded (sampling
-        only: :class:`molgan.models.transport.CriticTransport`).
-        """
-        codes = self.codes(noise)
-        if transport is not None:
-            codes = transport(codes, self.conditions_of(noise))
-        return self.decoder(codes)
+    def forward(self, noise: torch.Tensor) -> DenseGraph:
+        """Graph logits ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` of noise ``[B, z_dim]``."""
+        return self.decoder(self.codes(noise))
 
     def sample_z(
         self,

@@ -35,6 +35,7 @@ from molgan.models.autoencoder import (
     reconstruction_loss,
     valence_target_loss,
 )
+from molgan.models.transport import CriticTransport
 from molgan.sampling import ValenceMask, logits_to_graph, sample_dense_graph
 from molgan.training.acceleration import autocast, compiled
 from molgan.training.graph_game import GraphGame, real_batch
@@ -121,6 +122,13 @@ class LatentFamily:
         self.game.build_optimizer()
         self._graph_start = self.ae_steps + int(cfg.graph_start * cfg.steps)
         self._valence_mask = ValenceMask(vocab) if cfg.valence_target_weight else None
+        self.transport = (
+            CriticTransport(
+                self.critic, model.transport_steps, model.transport_lipschitz, model.transport_lr
+            )
+            if model.transport_steps
+            else None
+        )
         self._frozen = False
         # The step's forward passes (compiled with [train] compile); the gradient penalty's
         # double backward calls the eager critic.
@@ -209,7 +217,8 @@ class LatentFamily:
         losses = {"loss_d": loss_d}
         if self.discriminator is not None or self.game.rewards is not None:
             with autocast(self.config.train.amp, self.device), torch.no_grad():
-                fake = sample_dense_graph(self._decode(fake_codes), cfg.tau, cfg.hard, self.rng)
+                fake_logits = self._decode(self._graph_codes(fake_codes, noise))
+                fake = sample_dense_graph(fake_logits, cfg.tau, cfg.hard, self.rng)
             if self.discriminator is not None:
                 real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
                 with autocast(self.config.train.amp, self.device):
@@ -227,7 +236,7 @@ class LatentFamily:
                 loss_g = self.gan_loss.generator(self._critique(critic_in))
                 in_graphs = step >= self._graph_start and self.game.uses_graphs
                 if in_graphs or self._valence_mask is not None:
-                    logits = self._decode(codes)
+                    logits = self._decode(self._graph_codes(codes, noise))
                 if in_graphs:
                     fake = sample_dense_graph(logits, cfg.tau, cfg.hard, self.rng)
                     if self.discriminator is not None:
@@ -244,6 +253,17 @@ class LatentFamily:
             optimizer_step(loss_g, self.opt_g, cfg.clip_grad)
             losses["loss_g"] = loss_g
         return losses
+
+    def _graph_codes(self, codes: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """The codes the graph terms decode, as the model samples them.
+
+        G's own, or with ``[model] transport_steps`` G's codes of the moved noise. The graph
+        terms (reward, graph critic, valence target) then judge what the model samples; the move
+        is held fixed, G's gradient at the moved noise is exact.
+        """
+        if self.transport is None:
+            return codes
+        return self._codes_of(self.transport(self.generator, noise))
 
     def _reconstruction(self) -> torch.Tensor:
         """The autoencoder's loss on a batch of training codes, with its training noise.

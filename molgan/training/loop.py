@@ -71,6 +71,9 @@ class FamilyModule(Protocol):
     generator: torch.nn.Module
     pre_steps: int
     init_weights: dict[str, dict] | None
+    transport: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] | None
+    """What moves the generator's noise when the model samples (the latent family's ``[model]
+    transport_steps``); ``None``: the draws as they are."""
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         """Run step ``step``; return its losses (device tensors) by name."""
@@ -284,6 +287,7 @@ class Trainer:
             model.temperature,
             min_p=model.min_p,
             noise_scale=model.noise_scale,
+            transport=self.module.transport,
         )
         for graphs, z in draws:
             smiles.extend(graphs_to_smiles(graphs, self.vocab))

@@ -232,6 +232,26 @@ def test_the_valence_target_teaches_the_decoder_the_masks_repairs():
     assert before > 0.05 and after < before / 2, (before, after)
 
 
+def test_the_graph_terms_judge_what_the_transport_makes_and_train_g_there():
+    config = latent_config(
+        model={"transport_steps": 5, "transport_lipschitz": 0.01},
+        reward={"terms": ("validity",), "estimator": "reinforce", "n_jobs": 1},
+    )
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    trainer.fit(steps=10)  # the autoencoder stage
+    family, g = trainer.module, trainer.module.generator
+    noise = g.sample_z(4, torch.Generator().manual_seed(0))
+    codes = g.codes(noise)
+    judged = family._graph_codes(codes, noise)
+    moved = g.codes(family.transport(g, noise))
+    assert torch.allclose(judged, moved) and not torch.allclose(moved, codes)
+    weight = g.noise_map[-1].weight
+    (grad,) = torch.autograd.grad(judged.sum(), weight)
+    assert grad.abs().sum() > 0  # G learns at the moved noise
+    assert trainer.fit()[-1]["validity"] >= 0.0  # the RL stage runs on the moved graphs
+
+
 def test_the_valence_target_refuses_aromatic_bonds():
     config = latent_config(
         data={"vocabulary": "data", "aromatic": True}, train={"valence_target_weight": 1.0}

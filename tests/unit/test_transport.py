@@ -2,8 +2,19 @@ import pytest
 import torch
 from torch import nn
 
-from molgan.models.autoencoder import normalize_codes
+from molgan.models import GraphDecoder, LatentGenerator
 from molgan.models.transport import CriticTransport, lipschitz_estimate
+
+
+class _NoiseIsCode(nn.Module):
+    """A G whose codes are its noise (the first ``z_dim`` entries), to test the transport alone."""
+
+    def __init__(self, z_dim: int) -> None:
+        super().__init__()
+        self.z_dim = z_dim
+
+    def codes(self, noise: torch.Tensor) -> torch.Tensor:
+        return noise[:, : self.z_dim]
 
 
 def _linear_critic(weight: list[float]) -> nn.Linear:
@@ -12,30 +23,30 @@ def _linear_critic(weight: list[float]) -> nn.Linear:
     return critic.requires_grad_(False)
 
 
-def _codes(n: int, dim: int, seed: int = 0) -> torch.Tensor:
-    return normalize_codes(torch.randn(n, dim, generator=torch.Generator().manual_seed(seed)))
-
-
-def test_a_code_climbs_only_while_the_critic_is_steeper_than_k():
-    # Unnormalised codes (variational), so that only the two terms of DOT's objective act.
-    critic = _linear_critic([0.6, 0.8, 0.0])  # slope 1 everywhere
-    codes = torch.zeros(4, 3)
-    steep = CriticTransport(critic, steps=100, lipschitz=0.5, lr=0.05, variational=True)(codes)
-    flat = CriticTransport(critic, steps=100, lipschitz=2.0, lr=0.05, variational=True)(codes)
+def test_a_draw_climbs_only_while_the_critic_is_steeper_than_k():
+    critic, g = _linear_critic([0.6, 0.8, 0.0]), _NoiseIsCode(3)  # slope 1 everywhere
+    noise = torch.zeros(4, 3)
+    steep = CriticTransport(critic, steps=100, lipschitz=0.5)(g, noise)
+    flat = CriticTransport(critic, steps=100, lipschitz=2.0)(g, noise)
     assert (critic(steep) > 2.0).all()  # moved far up the critic
     assert steep[:, 2].abs().max() < 1e-6  # along its gradient only
     assert flat.norm(dim=1).max() < 0.2  # slope 1 < K = 2: the move costs more than it gains
 
 
-def test_codes_stay_in_the_code_space_and_move_on_their_own():
-    critic = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1)).requires_grad_(False)
-    codes = _codes(6, 8)
-    transport = CriticTransport(critic, steps=15, lipschitz=0.1)
-    moved = transport(codes)
-    assert torch.allclose(normalize_codes(moved), moved, atol=1e-5)
-    assert (critic(moved) > critic(codes)).all()
-    assert torch.allclose(transport(codes[:2]), moved[:2], atol=1e-6)  # batch does not matter
-    assert not moved.requires_grad and torch.equal(codes, _codes(6, 8))  # input left alone
+def test_draws_move_on_their_own_and_g_and_the_critic_are_left_alone(vocab):
+    decoder = GraphDecoder(vocab, latent_dim=8, dim=16, layers=1, heads=2)
+    g = LatentGenerator(vocab, decoder, z_dim=6, hidden=(16,), latent_dim=8)
+    critic = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
+    noise = torch.randn(5, 6, generator=torch.Generator().manual_seed(0))
+    before = [p.clone() for p in (*g.parameters(), *critic.parameters())]
+    transport = CriticTransport(critic, steps=15, lipschitz=0.05)
+    moved = transport(g, noise)
+    with torch.no_grad():
+        assert (critic(g.codes(moved)) > critic(g.codes(noise))).all()
+    assert torch.allclose(transport(g, noise[:2]), moved[:2], atol=1e-6)  # batch does not matter
+    assert not moved.requires_grad
+    after = [*g.parameters(), *critic.parameters()]
+    assert all(torch.equal(a, b) and b.grad is None for a, b in zip(before, after))
 
 
 class _AskedDirection(nn.Module):
@@ -46,13 +57,15 @@ class _AskedDirection(nn.Module):
         return ((x[:, 4] - x[:, 5]) * w_z).unsqueeze(-1)
 
 
-def test_conditions_reach_the_critic():
-    codes = _codes(2, 4)
+def test_conditions_reach_the_critic_and_stay_as_they_are():
+    g, direction = _NoiseIsCode(4), torch.tensor([1.0, -1.0, 0.0, 0.0])
+    noise = torch.randn(2, 4, generator=torch.Generator().manual_seed(0))
     transport = CriticTransport(_AskedDirection(), steps=20, lipschitz=0.1)
-    up = transport(codes, torch.eye(2)[[0, 0]])
-    down = transport(codes, torch.eye(2)[[1, 1]])
-    direction = torch.tensor([1.0, -1.0, 0.0, 0.0])
-    assert ((up - codes) @ direction > 0.5).all() and ((down - codes) @ direction < -0.5).all()
+    up = transport(g, torch.cat([noise, torch.eye(2)[[0, 0]]], dim=1))
+    down = transport(g, torch.cat([noise, torch.eye(2)[[1, 1]]], dim=1))
+    assert ((up[:, :4] - noise) @ direction > 0.5).all()
+    assert ((down[:, :4] - noise) @ direction < -0.5).all()
+    assert torch.equal(up[:, 4:], torch.eye(2)[[0, 0]])
 
 
 @pytest.mark.parametrize("steps, lipschitz, lr", [(-1, 0.3, 0.05), (5, 0.0, 0.05), (5, 0.3, 0)])
@@ -63,8 +76,7 @@ def test_bad_settings_are_refused(steps, lipschitz, lr):
 
 def test_lipschitz_estimate_is_the_steepest_pair():
     critic = _linear_critic([3.0, 4.0])
-    codes = torch.tensor([[0.0, 0.0], [1.0, 0.0], [3.0, 4.0], [1.0, 1.0]])
-    # pairs (0, 2): 25 / 5 = 5; (1, 3): 4 / 1 = 4
-    assert lipschitz_estimate(critic, codes) == pytest.approx(5.0)
-    with pytest.raises(ValueError, match="at least two codes"):
-        lipschitz_estimate(critic, codes[:1])
+    points = torch.tensor([[0.0, 0.0], [1.0, 0.0], [3.0, 4.0], [1.0, 1.0]])
+    assert lipschitz_estimate(critic, points) == pytest.approx(5.0)  # pairs (0, 2) and (1, 3)
+    with pytest.raises(ValueError, match="at least two points"):
+        lipschitz_estimate(critic, points[:1])
