@@ -191,14 +191,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--transport-steps",
         type=int,
         default=None,
-        help="set the copy's [model] transport_steps (latent family: move G's codes up the "
-        "latent critic before decoding; 0 = off)",
+        help="set the copy's [model] transport_steps (latent family: move each draw of G's "
+        "noise up the latent critic before G maps it; 0 = off)",
     )
     export.add_argument(
         "--transport-lipschitz",
         type=float,
         default=None,
-        help="set the copy's [model] transport_lipschitz (the critic's K)",
+        help="set the copy's [model] transport_lipschitz (K of D o G; smaller moves farther)",
     )
     export.set_defaults(handler=_export)
 

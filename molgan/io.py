@@ -197,7 +197,7 @@ def merge_sample_shards(path: str | os.PathLike, sdf: str | os.PathLike | None =
     if len({bool(r.get("valence_mask")) for r in records}) > 1:
         raise InputFileError(f"{path}: some shards were decoded with the valence mask, some not")
     if len({repr(sorted(r.get("transport", {}).items())) for r in records}) > 1:
-        raise InputFileError(f"{path}: the shards' codes were moved with different transports")
+        raise InputFileError(f"{path}: the shards were sampled with different transports")
     sdfs = [shard_path(sdf, rank, size) for rank in range(size)] if sdf is not None else []
     for part in sdfs:
         if not part.is_file():

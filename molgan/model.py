@@ -192,7 +192,7 @@ class MolGAN:
         if self.critic is None:
             raise ValueError(
                 f"[model] transport_steps = {model.transport_steps}: this model has no latent "
-                "critic to move its codes with (export the run with its latent_critic)"
+                "critic to move its draws with (export the run with its latent_critic)"
             )
         return CriticTransport(
             self.critic, model.transport_steps, model.transport_lipschitz, model.transport_lr

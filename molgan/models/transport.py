@@ -101,7 +101,8 @@ def lipschitz_estimate(
     """DOT's ``K_eff``: the largest ``|f(a) - f(b)| / ||a - b||`` over pairs of ``points``.
 
     ``score`` maps ``[2M, ...]`` to ``[2M]`` or ``[2M, 1]`` (``D o G`` on noise); the points are
-    paired first half against second half (Tanaka 2019 pairs samples the same way).
+    paired first half against second half. Tanaka (2019) takes ``K_eff`` as such a maximum over
+    pairs of samples.
 
     Examples:
         >>> score = lambda x: x @ torch.tensor([3.0, 4.0])
