@@ -40,6 +40,12 @@ __all__ = [
 _CSV_SUFFIXES = (".csv", ".csv.gz")
 _SMILES_COLUMN = "smiles"
 _SHARD_KEYS = ("seed", "rank", "world_size", "base_seed")  # a shard's own, not the merged file's
+_SHARDS_AGREE_ON = {
+    "keep_invalid": "some shards kept invalid samples and some did not",
+    "valence_mask": "some shards were decoded with the valence mask, some not",
+    "transport": "the shards were sampled with different transports",
+}
+"""Record fields every shard of one sample must share, and what a merge says when they differ."""
 _UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 
 
@@ -192,12 +198,9 @@ def merge_sample_shards(path: str | os.PathLike, sdf: str | os.PathLike | None =
         if record is None:
             raise InputFileError(f"{shard}: no sample record; was it written by molgan sample?")
         records.append(record)
-    if len({r["keep_invalid"] for r in records}) > 1:
-        raise InputFileError(f"{path}: some shards kept invalid samples and some did not")
-    if len({bool(r.get("valence_mask")) for r in records}) > 1:
-        raise InputFileError(f"{path}: some shards were decoded with the valence mask, some not")
-    if len({repr(sorted(r.get("transport", {}).items())) for r in records}) > 1:
-        raise InputFileError(f"{path}: the shards were sampled with different transports")
+    for key, differ in _SHARDS_AGREE_ON.items():  # absent, false and empty are the same
+        if len({json.dumps(r.get(key) or None, sort_keys=True) for r in records}) > 1:
+            raise InputFileError(f"{path}: {differ}")
     sdfs = [shard_path(sdf, rank, size) for rank in range(size)] if sdf is not None else []
     for part in sdfs:
         if not part.is_file():

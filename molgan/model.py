@@ -24,7 +24,7 @@ from molgan.distributed import World
 from molgan.graph import MolGraph, graphs_to_mols
 from molgan.io import atomic_file, read_smiles, write_sample_record
 from molgan.models import GraphGenerator, LatentCritic, build_generator
-from molgan.models.transport import CriticTransport
+from molgan.models.transport import CriticTransport, configured_transport
 from molgan.progress import ProgressBar
 from molgan.sampling import ValenceMask, generate_graphs
 from molgan.streaming import decode_stream
@@ -128,7 +128,7 @@ class MolGAN:
                 world=world,
             )
         trainer.fit()
-        critic = getattr(trainer.module, "critic", None) if config.model.kind == "latent" else None
+        critic = getattr(trainer.module, "critic", None)  # the latent family's latent critic
         return cls(trainer.sampler.eval(), vocab, config, critic)
 
     @property
@@ -187,16 +187,12 @@ class MolGAN:
             ValueError: The model asks for a transport but has no latent critic.
         """
         model = self.config.model
-        if not model.transport_steps:
-            return None
-        if self.critic is None:
+        if model.transport_steps and self.critic is None:
             raise ValueError(
                 f"[model] transport_steps = {model.transport_steps}: this model has no latent "
                 "critic to move its draws with (export the run with its latent_critic)"
             )
-        return CriticTransport(
-            self.critic, model.transport_steps, model.transport_lipschitz, model.transport_lr
-        )
+        return configured_transport(model, self.critic)
 
     def sample_mols(
         self,
@@ -290,15 +286,8 @@ class MolGAN:
 
     def _transport_record(self) -> dict[str, dict[str, float]]:
         """The sample record's ``transport`` field: its settings, when the model uses one."""
-        model = self.config.model
-        if not model.transport_steps:
-            return {}
-        settings = {
-            "steps": model.transport_steps,
-            "lipschitz": model.transport_lipschitz,
-            "lr": model.transport_lr,
-        }
-        return {"transport": settings}
+        transport = self._transport()
+        return {} if transport is None else {"transport": transport.settings}
 
     def _decoded(
         self,

@@ -20,11 +20,12 @@ not a correction.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["CriticTransport", "lipschitz_estimate"]
+__all__ = ["CriticTransport", "configured_transport", "lipschitz_estimate"]
 
 
 class CriticTransport:
@@ -36,16 +37,19 @@ class CriticTransport:
         lipschitz: ``K``, the Lipschitz constant of ``D o G``; smaller moves farther.
         lr: Adam's step size.
 
-    Called with the generator whose noise it moves (``z_dim``, and ``codes(noise) -> [B, Z]``)
-    and the noise. Conditions, the one-hots after the first ``z_dim`` entries, stay as they
-    are. Every draw moves on its own: the objective is a sum over draws and Adam acts entry by
-    entry, so where a draw ends does not depend on the batch it is moved in.
+    Called with the generator whose noise it moves (a :class:`~molgan.models.LatentGenerator`:
+    ``z_dim``, ``codes(noise)`` and ``conditions_of(noise)``) and the noise. Conditions, the
+    one-hots after the first ``z_dim`` entries, stay as they are. Every draw moves on its own:
+    the objective is a sum over draws and Adam acts entry by entry, so where a draw ends does
+    not depend on the batch it is moved in.
 
     Examples:
-        >>> class Identity(nn.Module):  # a G whose codes are its noise
+        >>> class Identity(nn.Module):  # a G whose codes are its noise, without conditions
         ...     z_dim = 4
         ...     def codes(self, noise):
         ...         return noise[:, :4]
+        ...     def conditions_of(self, noise):
+        ...         return noise[:, 4:]
         >>> critic = nn.Linear(4, 1, bias=False)
         >>> noise = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
         >>> CriticTransport(critic, steps=0, lipschitz=0.1)(Identity(), noise) is noise
@@ -70,17 +74,22 @@ class CriticTransport:
         self.critic = critic
         self.steps, self.lipschitz, self.lr = steps, lipschitz, lr
 
+    @property
+    def settings(self) -> dict[str, float]:
+        """``{"steps", "lipschitz", "lr"}``, as a sample record keeps them."""
+        return {"steps": self.steps, "lipschitz": self.lipschitz, "lr": self.lr}
+
     def __call__(self, generator: nn.Module, noise: torch.Tensor) -> torch.Tensor:
         """``generator``'s noise, moved (no gradient), conditions unchanged."""
         if self.steps == 0:
             return noise
-        z_dim = generator.z_dim
-        start, conditions = noise[:, :z_dim].detach(), noise[:, z_dim:].detach()
+        start = noise[:, : generator.z_dim].detach()
+        conditions = generator.conditions_of(noise).detach()  # [B, C], C = 0 without conditions
         moved = start.clone().requires_grad_(True)
         optimizer = torch.optim.Adam([moved], lr=self.lr, betas=(0.0, 0.9))
         with torch.enable_grad():
             for _ in range(self.steps):
-                score = self._score(generator, torch.cat([moved, conditions], dim=1))  # [B]
+                score = self._score(generator, moved, conditions)  # [B]
                 # sqrt(|d|^2 + eps): the distance, differentiable where a draw has not moved
                 distance = ((moved - start).square().sum(-1) + 1e-12).sqrt()  # [B]
                 loss = (distance - score / self.lipschitz).sum()
@@ -89,10 +98,21 @@ class CriticTransport:
                 optimizer.step()
         return torch.cat([moved.detach(), conditions], dim=1)
 
-    def _score(self, generator: nn.Module, noise: torch.Tensor) -> torch.Tensor:
-        """``D(G(noise))``, ``[B]``; the critic reads the codes, then the conditions."""
-        codes = generator.codes(noise)
-        return self.critic(torch.cat([codes, noise[:, generator.z_dim :]], dim=1))[:, 0]
+    def _score(
+        self, generator: nn.Module, noise: torch.Tensor, conditions: torch.Tensor
+    ) -> torch.Tensor:
+        """``D(G(noise, conditions))``, ``[B]``; the critic reads the codes, then the conditions."""
+        codes = generator.codes(torch.cat([noise, conditions], dim=1))
+        return self.critic(torch.cat([codes, conditions], dim=1))[:, 0]
+
+
+def configured_transport(model: Any, critic: nn.Module) -> CriticTransport | None:
+    """The transport a ``[model]`` config asks for, moving with ``critic``; ``None`` at 0 steps."""
+    if not model.transport_steps:
+        return None
+    return CriticTransport(
+        critic, model.transport_steps, model.transport_lipschitz, model.transport_lr
+    )
 
 
 def lipschitz_estimate(

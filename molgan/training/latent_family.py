@@ -35,7 +35,7 @@ from molgan.models.autoencoder import (
     reconstruction_loss,
     valence_target_loss,
 )
-from molgan.models.transport import CriticTransport
+from molgan.models.transport import configured_transport
 from molgan.sampling import ValenceMask, logits_to_graph, sample_dense_graph
 from molgan.training.acceleration import autocast, compiled
 from molgan.training.graph_game import GraphGame, real_batch
@@ -122,13 +122,7 @@ class LatentFamily:
         self.game.build_optimizer()
         self._graph_start = self.ae_steps + int(cfg.graph_start * cfg.steps)
         self._valence_mask = ValenceMask(vocab) if cfg.valence_target_weight else None
-        self.transport = (
-            CriticTransport(
-                self.critic, model.transport_steps, model.transport_lipschitz, model.transport_lr
-            )
-            if model.transport_steps
-            else None
-        )
+        self.transport = configured_transport(model, self.critic)
         self._frozen = False
         # The step's forward passes (compiled with [train] compile); the gradient penalty's
         # double backward calls the eager critic.

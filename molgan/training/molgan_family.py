@@ -59,7 +59,7 @@ class MolGANFamily:
         )
         self.pre_steps = 0  # no stage before [train] steps
         self.init_weights: dict[str, dict] | None = None  # what init_from loaded, for the loop
-        self.transport = None  # MolGAN's generator has no codes to move
+        self.transport = None  # no latent critic to move MolGAN's draws with
         with torch.random.fork_rng(devices=[]):  # seeded weights, global RNG left untouched
             torch.manual_seed(cfg.seed)
             self.generator = Generator.from_config(config.model, vocab).to(device)

@@ -16,6 +16,9 @@ class _NoiseIsCode(nn.Module):
     def codes(self, noise: torch.Tensor) -> torch.Tensor:
         return noise[:, : self.z_dim]
 
+    def conditions_of(self, noise: torch.Tensor) -> torch.Tensor:
+        return noise[:, self.z_dim :]
+
 
 def _linear_critic(weight: list[float]) -> nn.Linear:
     critic = nn.Linear(len(weight), 1, bias=False)
