@@ -135,6 +135,10 @@ class ModelConfig:
     and a log-variance per code entry, the decoder is trained on draws of that Gaussian, and
     ``[autoencoder] kl_weight`` pulls it towards ``N(0, I)``, so the codes are packed around the
     origin rather than spread over a shell (false: layer-normalised codes plus fixed noise)."""
+    refiner_layers: int = 0
+    """``"latent"``: transformer layers of a refiner (:class:`molgan.models.GraphRefiner`), a
+    second pass that reads the decoder's argmax graph and corrects its logits; it trains in the
+    GAN stage on the reconstruction and valence-target terms. 0 = no refiner."""
     critic_hidden: tuple[int, ...] = (512, 256)
     """``"latent"``: widths of the latent critic's MLP (LatentGAN: 512, 256)."""
     conditions: tuple[str, ...] = ()
@@ -153,6 +157,10 @@ class ModelConfig:
             )
         if self.transport_steps and self.kind != "latent":
             raise ValueError('[model] transport_steps: only kind = "latent" has a latent critic')
+        if self.refiner_layers < 0:
+            raise ValueError(f"[model] refiner_layers must be >= 0, got {self.refiner_layers}")
+        if self.refiner_layers and self.kind != "latent":
+            raise ValueError('[model] refiner_layers: only kind = "latent" has a decoder to refine')
         if not self.conditions:
             return
         if self.kind != "latent":
@@ -272,16 +280,22 @@ class TrainConfig:
     train_decoder: bool = False
     """``kind = "latent"``: let the graph-space terms (graph critic, structure, RL) update the
     decoder too, not only G."""
+    train_generator: bool = True
+    """``kind = "latent"``: update G's noise map and the latent critic in the GAN stage; false
+    keeps both (and so the codes G draws, and where the transport moves them) fixed while the
+    decoder (``train_decoder``) or the refiner learn."""
     reconstruction_weight: float = 0.0
-    """``kind = "latent"`` with ``train_decoder``: weight of the autoencoder's reconstruction loss
-    on a batch of training molecules in G's loss, so that a decoder tuned by the graph-space
-    terms still decodes every training code to its molecule; 0 = off."""
+    """``kind = "latent"`` with ``train_decoder`` or a refiner: weight of the autoencoder's
+    reconstruction loss on a batch of training molecules in G's loss (through the refiner, if
+    any), so that a decoder tuned by the graph-space terms, or a refiner, still decodes every
+    training code to its molecule; 0 = off."""
     valence_target_weight: float = 0.0
     """``kind = "latent"``: weight of the cross-entropy between the graphs decoded from G's codes
     and the same logits decoded through the valence mask (:class:`molgan.sampling.ValenceMask`:
     each bond the likeliest class both atoms' valence allows). With ``train_decoder`` the decoder
-    learns the mask's smallest repairs, so that plain samples need no mask; it moves G too. Kekulé
-    vocabularies only; 0 = off."""
+    learns the mask's smallest repairs, so that plain samples need no mask; it moves G too. With
+    ``[model] refiner_layers`` it judges the refined graphs, and the refiner learns the repairs.
+    Kekulé vocabularies only; 0 = off."""
 
     def __post_init__(self) -> None:
         for name in _POSITIVE_COUNTS:
@@ -382,6 +396,16 @@ class Config:
                 )
         elif ae.kl_weight:
             raise ValueError("[autoencoder] kl_weight needs [model] variational = true")
+        train = self.train
+        if not train.train_generator and self.model.kind != "latent":
+            raise ValueError(
+                '[train] train_generator = false: only kind = "latent" has more to train'
+            )
+        if not (train.train_generator or train.train_decoder or self.model.refiner_layers):
+            raise ValueError(
+                "[train] train_generator = false leaves nothing to train: set train_decoder = "
+                "true or [model] refiner_layers > 0"
+            )
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some fields changed, e.g. ``cfg.replace(train={"steps": 10})``."""

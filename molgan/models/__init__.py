@@ -6,6 +6,7 @@ from molgan.models.conditioning import ConditionPrior
 from molgan.models.discriminator import Discriminator, RewardNetwork
 from molgan.models.generator import Generator
 from molgan.models.layers import MLP, GraphAggregation, RelationalGraphConv
+from molgan.models.refiner import GraphRefiner
 from molgan.models.registry import GENERATORS, build_generator
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "LatentGenerator",
     "GraphEncoder",
     "GraphDecoder",
+    "GraphRefiner",
     "LatentCritic",
     "ConditionPrior",
     "Discriminator",

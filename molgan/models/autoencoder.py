@@ -18,9 +18,10 @@ decoder) keeps its samples near the codes the decoder was trained on. A variatio
 mean is the code; its codes are not normalised, and a KL term (:func:`kl_divergence`) packs them
 around the origin.
 
-:class:`LatentGenerator` is ``decoder(G(noise))``: it has MolGAN's generator interface
-(``sample_z``, ``forward(noise) -> DenseGraph``), so sampling, the graph critic, the structure
-penalty and REINFORCE work on it unchanged.
+:class:`LatentGenerator` is ``decoder(G(noise))``, optionally followed by a refiner
+(:mod:`molgan.models.refiner`) that corrects the decoder's output. It has MolGAN's generator
+interface (``sample_z``, ``forward(noise) -> DenseGraph``), so sampling, the graph critic, the
+structure penalty and REINFORCE work on it unchanged.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ from molgan.graph import DenseGraph
 from molgan.models.base import standard_normal
 from molgan.models.conditioning import ConditionPrior
 from molgan.models.generator import NO_BOND_LOGIT_GAP
-from molgan.models.layers import MLP, init_linear_
+from molgan.models.layers import MLP, TransformerBlock, init_linear_
+from molgan.models.refiner import GraphRefiner
 from molgan.sampling import ValenceMask
 from molgan.vocab import Vocabulary
 
@@ -141,12 +143,17 @@ def reconstruction_loss(
     return atom_loss + bond_weight * bond_loss
 
 
-def valence_target_loss(logits: DenseGraph, mask: ValenceMask) -> torch.Tensor:
-    """:func:`reconstruction_loss` of decoder logits to their own decode through a valence mask.
+def valence_target_loss(
+    logits: DenseGraph, mask: ValenceMask, source: DenseGraph | None = None
+) -> torch.Tensor:
+    """:func:`reconstruction_loss` of decoder logits to a decode through a valence mask.
 
-    The target is the graph the logits decode to with every bond the likeliest class both atoms'
-    valence allows (:class:`~molgan.sampling.ValenceMask`), so the loss pulls an over-valence bond
-    towards the mask's smallest repair, and otherwise only sharpens the decoder's own choices.
+    The target is the graph ``source`` (default: the logits themselves) decodes to with every
+    bond the likeliest class both atoms' valence allows (:class:`~molgan.sampling.ValenceMask`),
+    so the loss pulls an over-valence bond towards the mask's smallest repair, and otherwise only
+    sharpens the decoder's own choices. A refiner takes the decoder's logits as ``source``: a
+    target of its own output would let it stay within valence by other means (measured: it did,
+    and lost validity to fragments), while the decoder's repair is fixed.
 
     Examples:
         >>> from molgan.vocab import Vocabulary
@@ -160,7 +167,7 @@ def valence_target_loss(logits: DenseGraph, mask: ValenceMask) -> torch.Tensor:
         (tensor(True), tensor(True))
     """
     with torch.no_grad():
-        target = mask.decode(logits)
+        target = mask.decode(logits if source is None else source)
     one_hot = DenseGraph(
         F.one_hot(target.atoms, logits.atoms.shape[-1]).to(logits.atoms.dtype),
         F.one_hot(target.bonds, logits.bonds.shape[-1]).to(logits.bonds.dtype),
@@ -215,7 +222,7 @@ class GraphEncoder(nn.Module):
         self.atom_embedding = nn.Linear(vocab.n_atom_classes, dim, bias=False)
         self.slot_embedding = nn.Parameter(torch.randn(n, dim) * slot_init)  # [N, D]
         self.bond_bias = nn.Linear(vocab.n_bond_classes, heads, bias=False)
-        self.layers = nn.ModuleList(_Block(dim, heads) for _ in range(layers))
+        self.layers = nn.ModuleList(TransformerBlock(dim, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
         self.head = nn.Linear(2 * dim, latent_dim * (2 if variational else 1))
 
@@ -285,7 +292,7 @@ class GraphDecoder(nn.Module):
         n, y = vocab.max_atoms, vocab.n_bond_classes
         self.code = nn.Linear(latent_dim, dim)
         self.slot_embedding = nn.Parameter(torch.randn(n, dim) * slot_init)  # [N, D]
-        self.layers = nn.ModuleList(_Block(dim, heads) for _ in range(layers))
+        self.layers = nn.ModuleList(TransformerBlock(dim, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
         self.atom_head = nn.Linear(dim, vocab.n_atom_classes)
         pair_dim = dim // 2
@@ -345,6 +352,8 @@ class LatentGenerator(nn.Module):
         latent_dim: ``Z``, the code size of ``decoder``.
         conditions: Names of the conditions G takes (none: unconditional).
         variational: The codes come from a variational encoder (G's output is not normalised).
+        refiner: A second pass over the decoder's logits (:class:`~molgan.models.GraphRefiner`);
+            ``None``: the decoder's logits are the output.
 
     Examples:
         >>> vocab = Vocabulary.qm9()
@@ -368,6 +377,7 @@ class LatentGenerator(nn.Module):
         latent_dim: int = 128,
         conditions: Sequence[str] = (),
         variational: bool = False,
+        refiner: GraphRefiner | None = None,
     ) -> None:
         super().__init__()
         self.vocab, self.z_dim, self.variational = vocab, z_dim, variational
@@ -382,11 +392,13 @@ class LatentGenerator(nn.Module):
         )
         init_linear_(self.noise_map[-1])
         self.decoder = decoder
+        self.refiner = refiner  # absent from the weights when None, so older checkpoints load
 
     @classmethod
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> LatentGenerator:
-        """Build G and a fresh decoder from a ``[model]`` config of ``kind = "latent"``."""
+        """Build G, a fresh decoder and any refiner from a ``[model]`` config (``"latent"``)."""
         decoder = GraphDecoder.from_config(cfg, vocab)
+        refiner = GraphRefiner.from_config(cfg, vocab) if cfg.refiner_layers else None
         return cls(
             vocab,
             decoder,
@@ -395,6 +407,7 @@ class LatentGenerator(nn.Module):
             cfg.latent_dim,
             tuple(cfg.conditions),
             cfg.variational,
+            refiner,
         )
 
     def codes(self, noise: torch.Tensor) -> torch.Tensor:
@@ -407,7 +420,12 @@ class LatentGenerator(nn.Module):
 
     def forward(self, noise: torch.Tensor) -> DenseGraph:
         """Graph logits ``atoms [B, N, T]``, ``bonds [B, N, N, Y]`` of noise ``[B, z_dim]``."""
-        return self.decoder(self.codes(noise))
+        return self.decode(self.codes(noise))
+
+    def decode(self, codes: torch.Tensor) -> DenseGraph:
+        """Graph logits of codes ``[B, Z]``: the decoder's, refined when there is a refiner."""
+        logits = self.decoder(codes)
+        return logits if self.refiner is None else self.refiner(logits, codes)
 
     def sample_z(
         self,
@@ -456,28 +474,3 @@ class LatentCritic(nn.Module):
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         """Score codes ``[B, Z]`` as ``[B, 1]``."""
         return self.head(self.body(codes))
-
-
-class _Block(nn.Module):
-    """A pre-norm transformer layer (GELU, 4x feed-forward, no dropout) with an attention bias.
-
-    Written out rather than ``nn.TransformerEncoderLayer``, whose inference fast path returned
-    NaN with a per-head float mask (torch 2.13).
-    """
-
-    def __init__(self, dim: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.out = nn.Linear(dim, dim)
-        self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
-
-    def forward(self, h: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-        """Update ``h [B, N, D]``; ``bias [B, H, N, N]`` is added to the attention logits."""
-        batch, n, dim = h.shape
-        qkv = self.qkv(self.norm1(h)).view(batch, n, 3, self.heads, dim // self.heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, H, N, D / H]
-        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # [B, H, N, D / H]
-        h = h + self.out(attended.transpose(1, 2).reshape(batch, n, dim))
-        return h + self.ff(self.norm2(h))

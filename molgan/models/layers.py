@@ -1,4 +1,4 @@
-"""Dense graph layers of MolGAN's discriminator and reward network, and the MLP both sides use.
+"""Dense graph layers: MolGAN's critics', the MLP, and the autoencoder's transformer layer.
 
 Every layer works on padded dense batches (``B`` graphs of ``N`` nodes), so a whole batch is a
 handful of batched matrix products with no Python loop over graphs, nodes or relations. Weights
@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["RelationalGraphConv", "GraphAggregation", "MLP", "init_linear_"]
+__all__ = ["RelationalGraphConv", "GraphAggregation", "MLP", "TransformerBlock", "init_linear_"]
 
 
 class RelationalGraphConv(nn.Module):
@@ -175,3 +176,31 @@ def init_linear_(linear: nn.Linear) -> nn.Linear:
     if linear.bias is not None:
         nn.init.zeros_(linear.bias)
     return linear
+
+
+class TransformerBlock(nn.Module):
+    """A pre-norm transformer layer (GELU, 4x feed-forward, no dropout) with an attention bias.
+
+    The layer of the graph autoencoder and the refiner: graphs enter as per-head biases of the
+    attention logits.
+
+    Written out rather than ``nn.TransformerEncoderLayer``, whose inference fast path returned
+    NaN with a per-head float mask (torch 2.13).
+    """
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+        self.ff = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, h: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        """Update ``h [B, N, D]``; ``bias [B, H, N, N]`` is added to the attention logits."""
+        batch, n, dim = h.shape
+        qkv = self.qkv(self.norm1(h)).view(batch, n, 3, self.heads, dim // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each [B, H, N, D / H]
+        attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # [B, H, N, D / H]
+        h = h + self.out(attended.transpose(1, 2).reshape(batch, n, dim))
+        return h + self.ff(self.norm2(h))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -26,7 +26,7 @@ from molgan.config import Config
 from molgan.distributed import optimizer_step
 from molgan.graph import DenseGraph, MolGraph, graphs_to_mols
 from molgan.losses import get_gan_loss, gradient_penalty
-from molgan.models import Discriminator
+from molgan.models import Discriminator, GraphRefiner
 from molgan.models.autoencoder import (
     GraphEncoder,
     LatentCritic,
@@ -112,9 +112,12 @@ class LatentFamily:
         self.decoder = self.generator.decoder
         ae_params = [*self.encoder.parameters(), *self.decoder.parameters()]
         self.opt_ae = torch.optim.AdamW(ae_params, lr=config.autoencoder.lr)
-        g_params = list(self.generator.noise_map.parameters())
+        self.refiner = self.generator.refiner
+        g_params = list(self.generator.noise_map.parameters()) if cfg.train_generator else []
         if cfg.train_decoder:
             g_params += list(self.decoder.parameters())
+        if self.refiner is not None:
+            g_params += list(self.refiner.parameters())
         self.opt_g = torch.optim.Adam(g_params, lr=cfg.lr_generator, betas=cfg.betas)
         self.opt_c = torch.optim.Adam(
             self.critic.parameters(), lr=cfg.lr_discriminator, betas=cfg.betas
@@ -128,6 +131,8 @@ class LatentFamily:
         # double backward calls the eager critic.
         self._encode = compiled(self.encoder.posterior, cfg.compile)
         self._decode = compiled(self.decoder, cfg.compile)
+        self._generate = compiled(self.generator.decode, cfg.compile)  # decoder, then refiner
+        self._refine = compiled(self.refiner, cfg.compile) if self.refiner is not None else None
         self._codes_of = compiled(self.generator.codes, cfg.compile)
         self._critique = compiled(self.critic, cfg.compile)
 
@@ -145,7 +150,8 @@ class LatentFamily:
     def evaluate(self) -> dict[str, float]:
         """Exact reconstruction of the first 1,000 training graphs (codes without noise)."""
         graphs = MolGraph(self.graphs.atoms[:_EVAL_GRAPHS], self.graphs.bonds[:_EVAL_GRAPHS])
-        return {"reconstruction": reconstruction_rate(self.encoder, self.decoder, graphs)}
+        rate = reconstruction_rate(self.encoder, self.decoder, graphs, self.refiner)
+        return {"reconstruction": rate}
 
     def state(self) -> tuple[dict[str, dict], dict[str, dict], dict[str, Any]]:
         """Weights, optimiser states and JSON extras to checkpoint (the loop adds G's weights)."""
@@ -200,18 +206,12 @@ class LatentFamily:
             with torch.no_grad():  # with conditions, fakes are drawn with the real batch's
                 noise = self.generator.sample_z(cfg.batch_size, self.rng, condition=condition)
                 fake_codes = self._codes_of(noise)  # [B, Z]
-            real_in = self._critic_input(real_codes, condition)
-            fake_in = self._critic_input(fake_codes, self.generator.conditions_of(noise))
-            loss_d = self.gan_loss.discriminator(self._critique(real_in), self._critique(fake_in))
-            if self.gan_loss.uses_gradient_penalty:
-                loss_d = loss_d + cfg.gp_weight * gradient_penalty(
-                    self.critic, real_in, fake_in, self.rng
-                )
-        optimizer_step(loss_d, self.opt_c)
-        losses = {"loss_d": loss_d}
+        losses = {}
+        if cfg.train_generator:  # a fixed G pauses the latent game: the critic stays as it is
+            losses["loss_d"] = self._critic_step(real_codes, fake_codes, noise, condition)
         if self.discriminator is not None or self.game.rewards is not None:
             with autocast(self.config.train.amp, self.device), torch.no_grad():
-                fake_logits = self._decode(self._graph_codes(fake_codes, noise))
+                fake_logits = self._generate(self._graph_codes(fake_codes, noise))
                 fake = sample_dense_graph(fake_logits, cfg.tau, cfg.hard, self.rng)
             if self.discriminator is not None:
                 real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
@@ -226,11 +226,15 @@ class LatentFamily:
             with autocast(self.config.train.amp, self.device):
                 noise = self.generator.sample_z(cfg.batch_size, self.rng)
                 codes = self._codes_of(noise)
-                critic_in = self._critic_input(codes, self.generator.conditions_of(noise))
-                loss_g = self.gan_loss.generator(self._critique(critic_in))
+                loss_g = codes.new_zeros(())  # a fixed G has no adversarial term to learn from
+                if cfg.train_generator:
+                    critic_in = self._critic_input(codes, self.generator.conditions_of(noise))
+                    loss_g = self.gan_loss.generator(self._critique(critic_in))
                 in_graphs = step >= self._graph_start and self.game.uses_graphs
                 if in_graphs or self._valence_mask is not None:
-                    logits = self._decode(self._graph_codes(codes, noise))
+                    graph_codes = self._graph_codes(codes, noise)
+                    decoded = self._decode(graph_codes)
+                    logits = decoded if self.refiner is None else self._refine(decoded, graph_codes)
                 if in_graphs:
                     fake = sample_dense_graph(logits, cfg.tau, cfg.hard, self.rng)
                     if self.discriminator is not None:
@@ -239,14 +243,35 @@ class LatentFamily:
                         loss_g, noise, logits, fake, self.generator, step
                     )
                 if self._valence_mask is not None:
+                    # A refiner learns the repairs of what the decoder decodes (a fixed target).
                     loss_g = loss_g + cfg.valence_target_weight * valence_target_loss(
-                        logits, self._valence_mask
+                        logits, self._valence_mask, source=None if logits is decoded else decoded
                     )
-                if cfg.train_decoder and cfg.reconstruction_weight:
+                if (cfg.train_decoder or self.refiner is not None) and cfg.reconstruction_weight:
                     loss_g = loss_g + cfg.reconstruction_weight * self._reconstruction()
             optimizer_step(loss_g, self.opt_g, cfg.clip_grad)
             losses["loss_g"] = loss_g
         return losses
+
+    def _critic_step(
+        self,
+        real_codes: torch.Tensor,
+        fake_codes: torch.Tensor,
+        noise: torch.Tensor,
+        condition: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """One update of the latent critic on real and G's codes; returns its loss."""
+        cfg = self.config.train
+        with autocast(cfg.amp, self.device):
+            real_in = self._critic_input(real_codes, condition)
+            fake_in = self._critic_input(fake_codes, self.generator.conditions_of(noise))
+            loss_d = self.gan_loss.discriminator(self._critique(real_in), self._critique(fake_in))
+            if self.gan_loss.uses_gradient_penalty:
+                loss_d = loss_d + cfg.gp_weight * gradient_penalty(
+                    self.critic, real_in, fake_in, self.rng
+                )
+        optimizer_step(loss_d, self.opt_c)
+        return loss_d
 
     def _graph_codes(self, codes: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """The codes the graph terms decode, as the model samples them.
@@ -262,23 +287,29 @@ class LatentFamily:
     def _reconstruction(self) -> torch.Tensor:
         """The autoencoder's loss on a batch of training codes, with its training noise.
 
-        A variational encoder's codes are its posterior means, decoded without noise.
+        Through the refiner, if there is one. A variational encoder's codes are its posterior
+        means, decoded without noise.
         """
         idx = self._code_batch()
         real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
-        return self._reconstruction_loss(self._codes[idx], real)
+        return self._reconstruction_loss(self._codes[idx], real, decode=self._generate)
 
     def _reconstruction_loss(
-        self, codes: torch.Tensor, real: DenseGraph, log_var: torch.Tensor | None = None
+        self,
+        codes: torch.Tensor,
+        real: DenseGraph,
+        log_var: torch.Tensor | None = None,
+        decode: Callable[[torch.Tensor], DenseGraph] | None = None,
     ) -> torch.Tensor:
         """The autoencoder's loss of ``real`` decoded from ``codes`` plus its training noise.
 
         Its scale is ``[autoencoder] latent_noise``, or the posterior's ``exp(log_var / 2)``.
+        ``decode``: what maps the noisy codes to logits (default: the decoder).
         """
         ae = self.config.autoencoder
         noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
         scale = ae.latent_noise if log_var is None else (0.5 * log_var).exp()
-        logits = self._decode(codes + scale * noise.to(codes.device))
+        logits = (decode or self._decode)(codes + scale * noise.to(codes.device))
         return reconstruction_loss(logits, real, ae.bond_weight)
 
     def _code_batch(self) -> torch.Tensor:
@@ -308,6 +339,7 @@ class LatentFamily:
         """
         self.encoder.eval().requires_grad_(False)
         self.decoder.requires_grad_(self.config.train.train_decoder)
+        self.generator.noise_map.requires_grad_(self.config.train.train_generator)
         self._codes = encode_graphs(self.encoder, self.graphs)  # [M, Z]
         self._frozen = True
 
@@ -334,11 +366,27 @@ class LatentFamily:
             )
             gan_started = False
         if gan_started:
-            self.generator.load_state_dict(weights["generator"])
+            average = weights.get("generator_ema", weights["generator"])
+            # A G that stays fixed is the one the checkpoint samples with: its weight average.
+            own = weights["generator"] if self.config.train.train_generator else average
+            try:
+                missing, unexpected = self.generator.load_state_dict(own, strict=False)
+            except RuntimeError as err:  # a tensor of another shape
+                raise ValueError(
+                    f"init_from {path}: its G does not fit this config's [model]"
+                    f" ({str(err).splitlines()[1].strip()})"
+                ) from None
+            if unexpected or any(not key.startswith("refiner.") for key in missing):
+                raise ValueError(
+                    f"init_from {path}: its G does not fit this config's [model] "
+                    f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+                )
             self.critic.load_state_dict(weights["latent_critic"])
             if self.discriminator is not None and "discriminator" in weights:
                 self.discriminator.load_state_dict(weights["discriminator"])
-            self.init_weights = weights
+            # A new refiner starts the weight average as it starts G: from its fresh weights.
+            fresh = {k: v for k, v in self.generator.state_dict().items() if k in missing}
+            self.init_weights = {**weights, "generator_ema": {**average, **fresh}}
         else:  # only the decoder of G is trained yet; G's own MLP keeps this run's seed
             decoder = {
                 k.removeprefix("decoder."): v
@@ -372,23 +420,30 @@ def encode_graphs(encoder: GraphEncoder, graphs: MolGraph, batch_size: int = 102
 
 @torch.no_grad()
 def reconstruction_rate(
-    encoder: GraphEncoder, decoder: torch.nn.Module, graphs: MolGraph, batch_size: int = 1024
+    encoder: GraphEncoder,
+    decoder: torch.nn.Module,
+    graphs: MolGraph,
+    refiner: GraphRefiner | None = None,
+    batch_size: int = 1024,
 ) -> float:
-    """The fraction of graphs whose decoded code gives back exactly the same graph.
+    """The fraction of graphs whose decoded (and refined) code gives back exactly the same graph.
 
     Equal class ids in a canonical atom order is equal canonical SMILES (the codec is exact).
     """
-    was_training = encoder.training, decoder.training
-    encoder.eval()
-    decoder.eval()
+    modules = [m for m in (encoder, decoder, refiner) if m is not None]
+    was_training = [m.training for m in modules]
+    for module in modules:
+        module.eval()
     exact = 0
     for batch in _chunks(graphs, batch_size):
-        decoded = logits_to_graph(decoder(encoder(batch.one_hot(encoder.vocab))))
+        codes = encoder(batch.one_hot(encoder.vocab))
+        logits = decoder(codes)
+        decoded = logits_to_graph(logits if refiner is None else refiner(logits, codes))
         same_atoms = (decoded.atoms == batch.atoms.long()).all(-1)
         same_bonds = (decoded.bonds == batch.bonds.long()).flatten(1).all(-1)
         exact += int((same_atoms & same_bonds).sum())
-    encoder.train(was_training[0])
-    decoder.train(was_training[1])
+    for module, mode in zip(modules, was_training):
+        module.train(mode)
     return exact / max(1, len(graphs.atoms))
 
 

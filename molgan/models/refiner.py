@@ -1,0 +1,118 @@
+"""A second pass over a decoded graph: the refiner reads the decoder's choices and corrects them.
+
+A one-shot decoder picks every bond independently given its slot states, so two bonds that are
+each likely can together exceed an atom's valence: in one pass the decoder never sees its own
+choices. The refiner reads them. Its input is the decoder's argmax graph (atom and bond classes),
+their probabilities, each atom's used valence (the sum of its bond orders, one of the structural
+features DiGress feeds its denoiser; Vignac et al., ICLR 2023) and the code; a graph transformer
+(bond classes and probabilities as per-head attention biases) turns them into corrections that
+are added to the decoder's logits. Its output layers start at zero, so an untrained refiner
+changes nothing. The refiner is part of the model: no rule of chemistry acts at sampling time,
+and its output is decoded by the same plain argmax as the decoder's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from molgan.graph import DenseGraph
+from molgan.models.layers import TransformerBlock
+from molgan.sampling import logits_to_graph
+from molgan.vocab import Vocabulary
+
+__all__ = ["GraphRefiner"]
+
+_USED_VALENCE_CLASSES = 9  # one-hot of an atom's summed bond orders, 0 to 8 (clamped)
+
+
+class GraphRefiner(nn.Module):
+    """Corrections to decoder logits, given the graph they decode to and its code.
+
+    Args:
+        vocab: Gives ``N``, ``T``, ``Y`` and the bond orders.
+        latent_dim: ``Z``, the code size.
+        dim: Transformer width.
+        layers: Transformer layers.
+        heads: Attention heads.
+
+    Examples:
+        >>> vocab = Vocabulary.qm9()
+        >>> refiner = GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2)
+        >>> logits = DenseGraph(torch.randn(2, 9, 9), torch.randn(2, 9, 9, 4))
+        >>> logits = DenseGraph(logits.atoms, logits.bonds + logits.bonds.transpose(1, 2))
+        >>> refined = refiner(logits, torch.zeros(2, 8))
+        >>> torch.equal(refined.atoms, logits.atoms), torch.equal(refined.bonds, logits.bonds)
+        (True, True)
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        latent_dim: int = 128,
+        dim: int = 128,
+        layers: int = 2,
+        heads: int = 4,
+    ) -> None:
+        super().__init__()
+        t, y, n = vocab.n_atom_classes, vocab.n_bond_classes, vocab.max_atoms
+        self.register_buffer("_orders", torch.tensor(vocab.bond_orders), persistent=False)
+        self.register_buffer("_off_diagonal", ~torch.eye(n, dtype=torch.bool)[..., None], False)
+        self.atom_input = nn.Linear(2 * t + _USED_VALENCE_CLASSES, dim)
+        self.code = nn.Linear(latent_dim, dim)
+        self.slot_embedding = nn.Parameter(torch.randn(n, dim) * 0.02)  # [N, D]
+        self.bond_bias = nn.Linear(2 * y, heads)
+        self.layers = nn.ModuleList(TransformerBlock(dim, heads) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+        pair_dim = dim // 2
+        self.pair_projection = nn.Linear(dim, pair_dim)
+        self.pair_input = nn.Linear(2 * y, pair_dim)
+        self.atom_head = nn.Linear(dim, t)
+        self.bond_head = nn.Sequential(
+            nn.Linear(2 * pair_dim, pair_dim), nn.GELU(), nn.Linear(pair_dim, y)
+        )
+        for head in (self.atom_head, self.bond_head[-1]):  # start as the identity
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+
+    @classmethod
+    def from_config(cls, cfg: Any, vocab: Vocabulary) -> GraphRefiner:
+        """Build from a ``[model]`` config of ``kind = "latent"`` (``refiner_layers`` > 0)."""
+        return cls(vocab, cfg.latent_dim, cfg.ae_dim, cfg.refiner_layers, cfg.ae_heads)
+
+    def forward(self, logits: DenseGraph, codes: torch.Tensor) -> DenseGraph:
+        """Refined logits of ``logits`` (``atoms [B, N, T]``, symmetric ``bonds [B, N, N, Y]``).
+
+        ``codes [B, Z]`` are the codes they were decoded from. The refined bonds stay symmetric
+        and their diagonal is the decoder's.
+        """
+        graph = logits_to_graph(logits)  # atoms [B, N], bonds [B, N, N]
+        t, y = logits.atoms.shape[-1], logits.bonds.shape[-1]
+        dtype = logits.atoms.dtype
+        used = self._orders[graph.bonds].sum(-1).round().long()  # [B, N]
+        used = used.clamp(0, _USED_VALENCE_CLASSES - 1)
+        nodes = torch.cat(
+            [
+                F.one_hot(graph.atoms, t).to(dtype),
+                logits.atoms.softmax(-1),
+                F.one_hot(used, _USED_VALENCE_CLASSES).to(dtype),
+            ],
+            dim=-1,
+        )  # [B, N, 2T + 9]
+        pairs = torch.cat(
+            [F.one_hot(graph.bonds, y).to(dtype), logits.bonds.softmax(-1)], dim=-1
+        )  # [B, N, N, 2Y], symmetric
+        h = self.atom_input(nodes) + self.code(codes).unsqueeze(1) + self.slot_embedding
+        bias = self.bond_bias(pairs).permute(0, 3, 1, 2)  # [B, H, N, N]
+        for layer in self.layers:
+            h = layer(h, bias)
+        h = self.norm(h)
+        p = self.pair_projection(h)  # [B, N, P]
+        p_i, p_j = p.unsqueeze(2), p.unsqueeze(1)
+        pair_sum = p_i + p_j + self.pair_input(pairs)  # [B, N, N, P]
+        pair = torch.cat(torch.broadcast_tensors(pair_sum, p_i * p_j), dim=-1)  # [B, N, N, 2P]
+        bond_delta = self.bond_head(pair) * self._off_diagonal  # [B, N, N, Y]
+        return DenseGraph(logits.atoms + self.atom_head(h), logits.bonds + bond_delta)

@@ -1,0 +1,201 @@
+"""The refiner: a second pass that reads the decoder's argmax graph and corrects its logits."""
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from molgan.config import Config
+from molgan.graph import DenseGraph
+from molgan.model import MolGAN, load_training_graphs
+from molgan.models import GraphDecoder, GraphRefiner, LatentGenerator
+from molgan.models.autoencoder import reconstruction_loss, valence_target_loss
+from molgan.sampling import ValenceMask, logits_to_graph
+from molgan.training import Trainer
+from molgan.training.latent_family import reconstruction_rate
+from molgan.vocab import Vocabulary
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_families import _digest, latent_config  # noqa: E402
+
+
+def _symmetric_logits(batch: int, vocab: Vocabulary, seed: int = 0) -> DenseGraph:
+    rng = torch.Generator().manual_seed(seed)
+    n, t, y = vocab.max_atoms, vocab.n_atom_classes, vocab.n_bond_classes
+    bonds = torch.randn(batch, n, n, y, generator=rng)
+    bonds = bonds + bonds.transpose(1, 2)
+    bonds[..., 0] += 3.0  # most pairs unbonded, as in molecules
+    return DenseGraph(torch.randn(batch, n, t, generator=rng), bonds)
+
+
+def _active(refiner: GraphRefiner) -> GraphRefiner:
+    """The refiner with its zero-initialised output layers drawn at random."""
+    with torch.no_grad():
+        for head in (refiner.atom_head, refiner.bond_head[-1]):
+            head.weight.normal_(0.0, 0.5)
+    return refiner
+
+
+def test_refined_bonds_stay_symmetric_and_keep_the_decoders_diagonal():
+    vocab = Vocabulary.qm9()
+    refiner = _active(GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2))
+    logits = _symmetric_logits(4, vocab)
+    refined = refiner(logits, torch.randn(4, 8))
+    assert not torch.allclose(refined.bonds, logits.bonds)
+    assert torch.allclose(refined.bonds, refined.bonds.transpose(1, 2), atol=1e-6)
+    diagonal = torch.eye(vocab.max_atoms, dtype=torch.bool)
+    assert torch.equal(refined.bonds[:, diagonal], logits.bonds[:, diagonal])
+
+
+def test_the_refiner_reads_the_decoders_discrete_choices():
+    """Flipping one bond's argmax by a hair moves the refined logits of other pairs by far more.
+
+    A one-shot decoder's pairs cannot see each other's choices; this is what the refiner adds.
+    """
+    vocab = Vocabulary.qm9()
+    refiner = _active(GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2))
+    logits = _symmetric_logits(1, vocab)
+    bonds = logits.bonds.clone()
+    bonds[0, 0, 1, :] = bonds[0, 1, 0, :] = torch.tensor([1.0, 1.0 + 1e-4, -5.0, -5.0])
+    flipped = bonds.clone()
+    flipped[0, 0, 1, 1] = flipped[0, 1, 0, 1] = 1.0 - 1e-4  # argmax: single bond -> no bond
+    codes = torch.zeros(1, 8)
+    a = refiner(DenseGraph(logits.atoms, bonds), codes).bonds
+    b = refiner(DenseGraph(logits.atoms, flipped), codes).bonds
+    assert (a[0, 2:, 2:] - b[0, 2:, 2:]).abs().max() > 1e-2
+
+
+def test_a_refiner_learns_the_valence_repairs_that_need_other_bonds_choices():
+    """Random decoder logits over-fill valences; trained on the valence target, the refiner
+    learns to drop bonds (which one depends on the others), so its argmax exceeds far fewer."""
+    torch.manual_seed(0)
+    vocab = Vocabulary.qm9()
+    refiner = GraphRefiner(vocab, latent_dim=8, dim=32, layers=2, heads=2)
+    mask, optimizer = ValenceMask(vocab), torch.optim.Adam(refiner.parameters(), lr=3e-3)
+    caps, orders = torch.tensor(vocab.max_valences), torch.tensor(vocab.bond_orders)
+
+    def over_valence(logits: DenseGraph) -> float:
+        graph = logits_to_graph(logits)
+        return (orders[graph.bonds].sum(-1) > caps[graph.atoms]).float().mean().item()
+
+    held_out = _symmetric_logits(256, vocab, seed=99)
+    codes = torch.zeros(256, 8)
+    with torch.no_grad():
+        before = over_valence(refiner(held_out, codes))
+    for step in range(150):
+        logits = _symmetric_logits(64, vocab, seed=step)
+        loss = valence_target_loss(refiner(logits, torch.zeros(64, 8)), mask, source=logits)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        after = over_valence(refiner(held_out, codes))
+    assert before > 0.3 and after < before / 2, (before, after)
+
+
+def test_the_valence_target_of_a_refiner_is_the_repair_of_the_decoders_logits():
+    vocab, mask = Vocabulary.qm9(), ValenceMask(Vocabulary.qm9())
+    decoded, refined = _symmetric_logits(8, vocab, seed=1), _symmetric_logits(8, vocab, seed=2)
+    target = mask.decode(decoded)
+    one_hot = DenseGraph(
+        torch.nn.functional.one_hot(target.atoms, vocab.n_atom_classes).float(),
+        torch.nn.functional.one_hot(target.bonds, vocab.n_bond_classes).float(),
+    )
+    loss = valence_target_loss(refined, mask, source=decoded)
+    assert torch.allclose(loss, reconstruction_loss(refined, one_hot))
+    assert not torch.allclose(loss, valence_target_loss(refined, mask))
+
+
+def test_a_latent_generator_refines_only_when_it_has_a_refiner():
+    vocab = Vocabulary.qm9()
+    decoder = GraphDecoder(vocab, latent_dim=8, dim=16, layers=1, heads=2)
+    plain = LatentGenerator(vocab, decoder, z_dim=4, hidden=(16,), latent_dim=8)
+    assert not any(key.startswith("refiner.") for key in plain.state_dict())
+    refiner = _active(GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2))
+    refined = LatentGenerator(vocab, decoder, 4, (16,), 8, refiner=refiner)
+    refined.noise_map.load_state_dict(plain.noise_map.state_dict())
+    noise = plain.sample_z(3, torch.Generator().manual_seed(0))
+    codes = plain.codes(noise)
+    assert torch.equal(plain(noise).bonds, decoder(codes).bonds)
+    assert torch.equal(refined(noise).bonds, refiner(decoder(codes), codes).bonds)
+
+
+def test_reconstruction_rate_counts_what_the_refiner_gives():
+    config = latent_config()
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    trainer.fit(steps=10)  # the autoencoder stage
+    family = trainer.module
+    identity = GraphRefiner(vocab, latent_dim=16, dim=16, layers=1, heads=2)
+    plain = reconstruction_rate(family.encoder, family.decoder, graphs)
+    assert reconstruction_rate(family.encoder, family.decoder, graphs, identity) == plain
+    with torch.no_grad():  # a refiner that turns every atom into padding
+        identity.atom_head.bias[0] = 1e4
+    assert reconstruction_rate(family.encoder, family.decoder, graphs, identity) == 0.0
+
+
+def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_path):
+    config = latent_config(train={"ema": 0.9})
+    vocab, graphs = load_training_graphs(config, progress=False)
+    Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "gan").fit()
+    stage = latent_config(
+        model={"refiner_layers": 1, "transport_steps": 2},
+        autoencoder={"steps": 0},
+        train={
+            "init_from": str(tmp_path / "gan" / "checkpoint"),
+            "train_generator": False,
+            "reconstruction_weight": 1.0,
+            "valence_target_weight": 1.0,
+            "ema": 0.9,
+            "steps": 6,
+        },
+    )
+    trainer = Trainer(stage, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "ref")
+    family = trainer.module
+    gan = MolGAN.load(tmp_path / "gan")
+    # A fixed G is the weight average the GAN samples with.
+    assert _digest(family.generator.noise_map) == _digest(gan.generator.noise_map)
+    parts = {
+        "encoder": family.encoder,
+        "decoder": family.decoder,
+        "g": family.generator.noise_map,
+        "refiner": family.refiner,
+    }
+    before = {name: _digest(part) for name, part in parts.items()}
+    trainer.fit()
+    assert {name for name, part in parts.items() if _digest(part) != before[name]} == {"refiner"}
+    assert _digest(trainer.sampler.noise_map) == _digest(gan.generator.noise_map)
+    loaded = MolGAN.load(tmp_path / "ref")
+    assert loaded.generator.refiner is not None
+    expected = MolGAN(trainer.sampler.eval(), vocab, stage, family.critic)
+    assert loaded.sample(50, seed=2, keep_invalid=True) == expected.sample(
+        50, seed=2, keep_invalid=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        ({"model": {"refiner_layers": 2}}, 'only kind = "latent" has a decoder'),
+        ({"model": {"kind": "latent", "refiner_layers": -1}}, "refiner_layers must be >= 0"),
+        ({"train": {"train_generator": False}}, 'only kind = "latent" has more to train'),
+        ({"model": {"kind": "latent"}, "train": {"train_generator": False}}, "nothing to train"),
+    ],
+)
+def test_refiner_settings_are_checked(sections, message):
+    with pytest.raises(ValueError, match=message):
+        Config().replace(**sections)
+
+
+def test_a_refiner_stage_refuses_a_g_that_does_not_fit(tmp_path):
+    config = latent_config()
+    vocab, graphs = load_training_graphs(config, progress=False)
+    Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "gan").fit()
+    other = latent_config(
+        model={"hidden": (32,), "refiner_layers": 1},
+        autoencoder={"steps": 0},
+        train={"init_from": str(tmp_path / "gan" / "checkpoint")},
+    )
+    with pytest.raises(ValueError, match="does not fit"):
+        Trainer(other, vocab, graphs, device="cpu", progress=False)
