@@ -254,6 +254,7 @@ SAMPLING_SETTINGS = frozenset(
     {
         "temperature",
         "min_p",
+        "refiner_passes",
         "noise_scale",
         "transport_steps",
         "transport_lipschitz",

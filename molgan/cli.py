@@ -200,6 +200,13 @@ def _build_parser() -> argparse.ArgumentParser:
         default=None,
         help="set the copy's [model] transport_lipschitz (K of D o G; smaller moves farther)",
     )
+    export.add_argument(
+        "--refiner-passes",
+        type=int,
+        default=None,
+        help="set the copy's [model] refiner_passes (latent family with a refiner: how many "
+        "times it corrects the decoded graph)",
+    )
     export.set_defaults(handler=_export)
 
     filters = commands.add_parser(
@@ -417,6 +424,7 @@ def _export(args: argparse.Namespace) -> int:
         "temperature": args.temperature,
         "transport_steps": args.transport_steps,
         "transport_lipschitz": args.transport_lipschitz,
+        "refiner_passes": args.refiner_passes,
     }
     sampling = {k: v for k, v in sampling.items() if v is not None}
     print(f"wrote {export_checkpoint(args.run, args.out, sampling=sampling)}")

@@ -139,6 +139,9 @@ class ModelConfig:
     """``"latent"``: transformer layers of a refiner (:class:`molgan.models.GraphRefiner`), a
     second pass that reads the decoder's argmax graph and corrects its logits; it trains in the
     GAN stage on the reconstruction and valence-target terms. 0 = no refiner."""
+    refiner_passes: int = 1
+    """``"latent"``, sampling and training: how many times the refiner is applied, each pass
+    reading the argmax graph of the one before (iterative refinement)."""
     critic_hidden: tuple[int, ...] = (512, 256)
     """``"latent"``: widths of the latent critic's MLP (LatentGAN: 512, 256)."""
     conditions: tuple[str, ...] = ()
@@ -159,6 +162,12 @@ class ModelConfig:
             raise ValueError('[model] transport_steps: only kind = "latent" has a latent critic')
         if self.refiner_layers < 0:
             raise ValueError(f"[model] refiner_layers must be >= 0, got {self.refiner_layers}")
+        if self.refiner_passes < 1:
+            raise ValueError(f"[model] refiner_passes must be >= 1, got {self.refiner_passes}")
+        if self.refiner_passes != 1 and not self.refiner_layers:
+            raise ValueError(
+                "[model] refiner_passes: this model has no refiner (refiner_layers = 0)"
+            )
         if self.refiner_layers and self.kind != "latent":
             raise ValueError('[model] refiner_layers: only kind = "latent" has a decoder to refine')
         if not self.conditions:

@@ -44,6 +44,7 @@ _SHARDS_AGREE_ON = {
     "keep_invalid": "some shards kept invalid samples and some did not",
     "valence_mask": "some shards were decoded with the valence mask, some not",
     "transport": "the shards were sampled with different transports",
+    "refiner": "the shards were sampled with different refiner passes",
 }
 """Record fields every shard of one sample must share, and what a merge says when they differ."""
 _UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))

@@ -278,16 +278,19 @@ class MolGAN:
             "seed": seed,
             **({"condition": dict(condition)} if condition else {}),
             **({"valence_mask": True} if valence_mask else {}),
-            **self._transport_record(),
+            **self._sampling_record(),
             **(record or {}),
         }
         write_sample_record(path, sample_record)
         return counts
 
-    def _transport_record(self) -> dict[str, dict[str, float]]:
-        """The sample record's ``transport`` field: its settings, when the model uses one."""
-        transport = self._transport()
-        return {} if transport is None else {"transport": transport.settings}
+    def _sampling_record(self) -> dict[str, dict[str, float]]:
+        """The sample record's ``transport`` and ``refiner`` fields, when the model uses them."""
+        transport, refiner = self._transport(), getattr(self.generator, "refiner", None)
+        return {
+            **({} if transport is None else {"transport": transport.settings}),
+            **({} if refiner is None else {"refiner": {"passes": refiner.passes}}),
+        }
 
     def _decoded(
         self,

@@ -38,6 +38,8 @@ class GraphRefiner(nn.Module):
         dim: Transformer width.
         layers: Transformer layers.
         heads: Attention heads.
+        passes: How many times :meth:`forward` applies the network, each pass reading the argmax
+            graph of the one before.
 
     Examples:
         >>> vocab = Vocabulary.qm9()
@@ -56,8 +58,10 @@ class GraphRefiner(nn.Module):
         dim: int = 128,
         layers: int = 2,
         heads: int = 4,
+        passes: int = 1,
     ) -> None:
         super().__init__()
+        self.passes = passes
         t, y, n = vocab.n_atom_classes, vocab.n_bond_classes, vocab.max_atoms
         self.register_buffer("_orders", torch.tensor(vocab.bond_orders), persistent=False)
         self.register_buffer("_off_diagonal", ~torch.eye(n, dtype=torch.bool)[..., None], False)
@@ -81,14 +85,27 @@ class GraphRefiner(nn.Module):
     @classmethod
     def from_config(cls, cfg: Any, vocab: Vocabulary) -> GraphRefiner:
         """Build from a ``[model]`` config of ``kind = "latent"`` (``refiner_layers`` > 0)."""
-        return cls(vocab, cfg.latent_dim, cfg.ae_dim, cfg.refiner_layers, cfg.ae_heads)
+        return cls(
+            vocab,
+            cfg.latent_dim,
+            cfg.ae_dim,
+            cfg.refiner_layers,
+            cfg.ae_heads,
+            cfg.refiner_passes,
+        )
 
     def forward(self, logits: DenseGraph, codes: torch.Tensor) -> DenseGraph:
         """Refined logits of ``logits`` (``atoms [B, N, T]``, symmetric ``bonds [B, N, N, Y]``).
 
         ``codes [B, Z]`` are the codes they were decoded from. The refined bonds stay symmetric
-        and their diagonal is the decoder's.
+        and their diagonal is the decoder's. Each of :attr:`passes` refines the last one's output.
         """
+        for _ in range(self.passes):
+            logits = self.refine_once(logits, codes)
+        return logits
+
+    def refine_once(self, logits: DenseGraph, codes: torch.Tensor) -> DenseGraph:
+        """One pass: corrections to ``logits`` given their argmax graph and ``codes``."""
         graph = logits_to_graph(logits)  # atoms [B, N], bonds [B, N, N]
         t, y = logits.atoms.shape[-1], logits.bonds.shape[-1]
         dtype = logits.atoms.dtype

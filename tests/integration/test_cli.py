@@ -281,6 +281,8 @@ def test_export_sets_the_critic_transport_and_refuses_it_without_a_latent_critic
     assert main(["export", molgan, str(tmp_path / "m"), "--transport-steps", "7"]) == 1
     err = capsys.readouterr().err
     assert 'only kind = "latent" has a latent critic' in err and err.count("\n") == 1
+    assert main(["export", molgan, str(tmp_path / "m"), "--refiner-passes", "2"]) == 1
+    assert "has no refiner" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
 
 

@@ -115,6 +115,7 @@ def test_a_file_of_comments_only_is_an_error(tmp_path):
     [
         ({"valence_mask": True}, "decoded with the valence mask, some not"),
         ({"transport": {"steps": 10, "lipschitz": 0.3, "lr": 0.05}}, "different transports"),
+        ({"refiner": {"passes": 2}}, "different refiner passes"),
     ],
 )
 def test_merge_refuses_shards_sampled_differently(tmp_path, extra, message):

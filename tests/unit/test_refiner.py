@@ -1,11 +1,13 @@
 """The refiner: a second pass that reads the decoder's argmax graph and corrects its logits."""
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from molgan.checkpoint import export_checkpoint
 from molgan.config import Config
 from molgan.graph import DenseGraph
 from molgan.model import MolGAN, load_training_graphs
@@ -94,6 +96,17 @@ def test_a_refiner_learns_the_valence_repairs_that_need_other_bonds_choices():
     assert before > 0.3 and after < before / 2, (before, after)
 
 
+def test_each_pass_reads_the_argmax_of_the_one_before():
+    vocab = Vocabulary.qm9()
+    once = _active(GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2))
+    twice = GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2, passes=2)
+    twice.load_state_dict(once.state_dict())
+    logits, codes = _symmetric_logits(3, vocab), torch.randn(3, 8)
+    expected = once(once(logits, codes), codes)
+    assert torch.allclose(twice(logits, codes).bonds, expected.bonds)
+    assert not torch.allclose(expected.bonds, once(logits, codes).bonds)
+
+
 def test_the_valence_target_of_a_refiner_is_the_repair_of_the_decoders_logits():
     vocab, mask = Vocabulary.qm9(), ValenceMask(Vocabulary.qm9())
     decoded, refined = _symmetric_logits(8, vocab, seed=1), _symmetric_logits(8, vocab, seed=2)
@@ -172,6 +185,10 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     assert loaded.sample(50, seed=2, keep_invalid=True) == expected.sample(
         50, seed=2, keep_invalid=True
     )
+    loaded.write_samples(20, tmp_path / "s.smi", seed=2)
+    assert json.loads((tmp_path / "s.smi.json").read_text())["refiner"] == {"passes": 1}
+    export_checkpoint(tmp_path / "ref", tmp_path / "p3", sampling={"refiner_passes": 3})
+    assert MolGAN.load(tmp_path / "p3").generator.refiner.passes == 3
 
 
 @pytest.mark.parametrize(
@@ -179,6 +196,8 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     [
         ({"model": {"refiner_layers": 2}}, 'only kind = "latent" has a decoder'),
         ({"model": {"kind": "latent", "refiner_layers": -1}}, "refiner_layers must be >= 0"),
+        ({"model": {"kind": "latent", "refiner_passes": 0}}, "refiner_passes must be >= 1"),
+        ({"model": {"kind": "latent", "refiner_passes": 2}}, "this model has no refiner"),
         ({"train": {"train_generator": False}}, 'only kind = "latent" has more to train'),
         ({"model": {"kind": "latent"}, "train": {"train_generator": False}}, "nothing to train"),
     ],
