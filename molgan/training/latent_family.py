@@ -8,7 +8,9 @@ LatentGAN (Prykhodko et al. 2019): G maps noise to codes, an MLP critic tells th
 (frozen) encoder's codes of training graphs, with the adversarial losses of ``molgan.losses``.
 Optionally, the graph-space game joins in: the relational-GCN discriminator scores decoded graphs
 (``[train] graph_weight``), and the structure penalty, mode seeking and the RL term act on them,
-exactly as for the MolGAN family (:class:`~molgan.training.GraphGame`).
+exactly as for the MolGAN family (:class:`~molgan.training.GraphGame`). A refiner
+(``[model] refiner_layers``) trains in the same stage on the reconstruction and valence-target
+terms; ``[train] train_generator = false`` keeps G and the latent critic fixed meanwhile.
 """
 
 from __future__ import annotations
