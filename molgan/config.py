@@ -136,9 +136,10 @@ class ModelConfig:
     ``[autoencoder] kl_weight`` pulls it towards ``N(0, I)``, so the codes are packed around the
     origin rather than spread over a shell (false: layer-normalised codes plus fixed noise)."""
     refiner_layers: int = 0
-    """``"latent"``: transformer layers of a refiner (:class:`molgan.models.GraphRefiner`), a
-    second pass that reads the decoder's argmax graph and corrects its logits; it trains in the
-    GAN stage on the reconstruction and valence-target terms. 0 = no refiner."""
+    """``"latent"``: transformer layers of a refiner (:class:`molgan.models.GraphRefiner`, as wide
+    as the autoencoder: ``ae_dim``, ``ae_heads``), a second pass that reads the decoder's argmax
+    graph and corrects its logits; it trains in the GAN stage on the reconstruction and
+    valence-target terms. 0 = no refiner."""
     refiner_passes: int = 1
     """``"latent"``, sampling and training: how many times the refiner is applied, each pass
     reading the argmax graph of the one before (iterative refinement)."""
