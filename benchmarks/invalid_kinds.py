@@ -1,12 +1,12 @@
 """Why a model's samples are invalid: over a valence, in pieces, or unreadable.
 
-For each checkpoint, draws ``-n`` graphs with its own sampling settings (``molgan sample``'s
-draws: same seed, same graphs) and counts, over all draws, the share that is strictly invalid
-because an atom's bond orders exceed its largest valence (``Vocabulary.max_valences``, which
-counts charges), because RDKit sanitises it but it is not one whole molecule (several pieces, or
-a dummy atom), or for another reason (RDKit cannot sanitise it). It found that
-the refiner removes the over-valence draws and that what it leaves is disconnected graphs
-(docs/results.md, "A second pass that reads the decoder's choices").
+For each checkpoint, draws ``-n`` graphs with its own sampling settings (``molgan sample``'s draws:
+same seed, same graphs) and counts, over all draws, the share that is strictly invalid because an
+atom's bond orders exceed its largest valence (``Vocabulary.max_valences``, which counts charges; a
+bond to a padding atom, of valence 0, counts here too), because RDKit sanitises it but it is not
+one whole molecule (several pieces, or a dummy atom), or for another reason (RDKit cannot sanitise
+it). It found that the refiner removes the over-valence draws and that what it leaves is
+disconnected graphs (docs/results.md, "A second pass that reads the decoder's choices").
 
 Usage: python benchmarks/invalid_kinds.py CHECKPOINT [CHECKPOINT ...] [-n 10000] [--seed 0]
 """

@@ -138,8 +138,8 @@ class ModelConfig:
     refiner_layers: int = 0
     """``"latent"``: transformer layers of a refiner (:class:`molgan.models.GraphRefiner`, as wide
     as the autoencoder: ``ae_dim``, ``ae_heads``), a second pass that reads the decoder's argmax
-    graph and corrects its logits; it trains in the GAN stage on the reconstruction and
-    valence-target terms. 0 = no refiner."""
+    graph and corrects its logits; it trains in the GAN stage on G's terms that reach it
+    (reconstruction, valence target, graph terms). 0 = no refiner."""
     refiner_passes: int = 1
     """``"latent"``, sampling and training: how many times the refiner is applied, each pass
     reading the argmax graph of the one before (iterative refinement)."""
@@ -303,7 +303,8 @@ class TrainConfig:
     """``kind = "latent"``: weight of the cross-entropy between the graphs decoded from G's codes
     and the same logits decoded through the valence mask (:class:`molgan.sampling.ValenceMask`:
     each bond the likeliest class both atoms' valence allows). With ``train_decoder`` the decoder
-    learns the mask's smallest repairs, so that plain samples need no mask; it moves G too. With
+    learns the mask's smallest repairs, so that plain samples need no mask; it moves G too (unless
+    ``train_generator = false``). With
     ``[model] refiner_layers`` it judges the refined graphs, and the refiner learns the repairs.
     Kekulé vocabularies only; 0 = off."""
 

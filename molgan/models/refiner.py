@@ -40,6 +40,7 @@ class GraphRefiner(nn.Module):
         heads: Attention heads.
         passes: How many times :meth:`forward` applies the network, each pass reading the argmax
             graph of the one before.
+        slot_init: Standard deviation of the slot embeddings at initialisation.
 
     Examples:
         >>> vocab = Vocabulary.qm9()
@@ -59,15 +60,17 @@ class GraphRefiner(nn.Module):
         layers: int = 2,
         heads: int = 4,
         passes: int = 1,
+        slot_init: float = 0.02,
     ) -> None:
         super().__init__()
         self.passes = passes
         t, y, n = vocab.n_atom_classes, vocab.n_bond_classes, vocab.max_atoms
         self.register_buffer("_orders", torch.tensor(vocab.bond_orders), persistent=False)
-        self.register_buffer("_off_diagonal", ~torch.eye(n, dtype=torch.bool)[..., None], False)
+        off_diagonal = ~torch.eye(n, dtype=torch.bool)[..., None]
+        self.register_buffer("_off_diagonal", off_diagonal, persistent=False)
         self.atom_input = nn.Linear(2 * t + _USED_VALENCE_CLASSES, dim)
         self.code = nn.Linear(latent_dim, dim)
-        self.slot_embedding = nn.Parameter(torch.randn(n, dim) * 0.02)  # [N, D]
+        self.slot_embedding = nn.Parameter(torch.randn(n, dim) * slot_init)  # [N, D]
         self.bond_bias = nn.Linear(2 * y, heads)
         self.layers = nn.ModuleList(TransformerBlock(dim, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
@@ -92,6 +95,7 @@ class GraphRefiner(nn.Module):
             cfg.refiner_layers,
             cfg.ae_heads,
             cfg.refiner_passes,
+            cfg.ae_slot_init,
         )
 
     def forward(self, logits: DenseGraph, codes: torch.Tensor) -> DenseGraph:

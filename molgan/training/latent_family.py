@@ -9,8 +9,9 @@ LatentGAN (Prykhodko et al. 2019): G maps noise to codes, an MLP critic tells th
 Optionally, the graph-space game joins in: the relational-GCN discriminator scores decoded graphs
 (``[train] graph_weight``), and the structure penalty, mode seeking and the RL term act on them,
 exactly as for the MolGAN family (:class:`~molgan.training.GraphGame`). A refiner
-(``[model] refiner_layers``) trains in the same stage on the reconstruction and valence-target
-terms; ``[train] train_generator = false`` keeps G and the latent critic fixed meanwhile.
+(``[model] refiner_layers``) trains in the same stage on G's terms that reach it (reconstruction,
+valence target, graph terms); ``[train] train_generator = false`` keeps G and the latent critic
+fixed meanwhile.
 """
 
 from __future__ import annotations
@@ -127,6 +128,8 @@ class LatentFamily:
         self.game.build_optimizer()
         self._graph_start = self.ae_steps + int(cfg.graph_start * cfg.steps)
         self._valence_mask = ValenceMask(vocab) if cfg.valence_target_weight else None
+        if not cfg.train_generator:
+            self._check_fixed_generator()
         self.transport = configured_transport(model, self.critic)
         self._frozen = False
         # The step's forward passes (compiled with [train] compile); the gradient penalty's
@@ -150,7 +153,10 @@ class LatentFamily:
         return self._gan_step(step)
 
     def evaluate(self) -> dict[str, float]:
-        """Exact reconstruction of the first 1,000 training graphs (codes without noise)."""
+        """Exact reconstruction of the first 1,000 training graphs (codes without noise).
+
+        Through the refiner, if any: the one being trained, not its weight average.
+        """
         graphs = MolGraph(self.graphs.atoms[:_EVAL_GRAPHS], self.graphs.bonds[:_EVAL_GRAPHS])
         rate = reconstruction_rate(self.encoder, self.decoder, graphs, self.refiner)
         return {"reconstruction": rate}
@@ -254,6 +260,25 @@ class LatentFamily:
             optimizer_step(loss_g, self.opt_g, cfg.clip_grad)
             losses["loss_g"] = loss_g
         return losses
+
+    def _check_fixed_generator(self) -> None:
+        """With ``train_generator = false``: a trained G to keep, and a term to train the rest.
+
+        Raises:
+            ValueError: No ``init_from`` checkpoint whose GAN stage had begun, or no term
+                (reconstruction, valence target, graph terms) for the decoder or refiner.
+        """
+        cfg = self.config.train
+        if self.init_weights is None:
+            raise ValueError(
+                "[train] train_generator = false keeps G as it is: set init_from to a checkpoint "
+                "whose GAN stage has begun"
+            )
+        if not (cfg.reconstruction_weight or cfg.valence_target_weight or self.game.uses_graphs):
+            raise ValueError(
+                "[train] train_generator = false: no term trains the decoder or refiner; set "
+                "reconstruction_weight, valence_target_weight or a graph term"
+            )
 
     def _critic_step(
         self,
@@ -378,7 +403,9 @@ class LatentFamily:
                     f"init_from {path}: its G does not fit this config's [model]"
                     f" ({str(err).splitlines()[1].strip()})"
                 ) from None
-            if unexpected or any(not key.startswith("refiner.") for key in missing):
+            # Only a refiner the checkpoint lacks altogether may start fresh.
+            fresh_refiner = not any(key.startswith("refiner.") for key in own)
+            if unexpected or any(not (fresh_refiner and k.startswith("refiner.")) for k in missing):
                 raise ValueError(
                     f"init_from {path}: its G does not fit this config's [model] "
                     f"(missing {missing[:3]}, unexpected {unexpected[:3]})"

@@ -134,18 +134,47 @@ def test_a_latent_generator_refines_only_when_it_has_a_refiner():
     assert torch.equal(refined(noise).bonds, refiner(decoder(codes), codes).bonds)
 
 
+class _Oracle(torch.nn.Module):
+    """A "refiner" that emits the given graphs' own classes, whatever it is fed."""
+
+    def __init__(self, graphs, vocab):
+        super().__init__()
+        self.target = graphs.one_hot(vocab)
+
+    def forward(self, logits, codes):
+        return DenseGraph(self.target.atoms * 50.0, self.target.bonds * 50.0)
+
+
 def test_reconstruction_rate_counts_what_the_refiner_gives():
     config = latent_config()
     vocab, graphs = load_training_graphs(config, progress=False)
     trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
-    trainer.fit(steps=10)  # the autoencoder stage
+    trainer.fit(steps=10)  # the autoencoder stage, far from reconstructing every graph
     family = trainer.module
     identity = GraphRefiner(vocab, latent_dim=16, dim=16, layers=1, heads=2)
     plain = reconstruction_rate(family.encoder, family.decoder, graphs)
+    assert plain < 1.0
     assert reconstruction_rate(family.encoder, family.decoder, graphs, identity) == plain
-    with torch.no_grad():  # a refiner that turns every atom into padding
-        identity.atom_head.bias[0] = 1e4
-    assert reconstruction_rate(family.encoder, family.decoder, graphs, identity) == 0.0
+    oracle = _Oracle(graphs, vocab)
+    assert reconstruction_rate(family.encoder, family.decoder, graphs, oracle) == 1.0
+
+
+def test_a_fixed_g_needs_a_trained_g_and_a_term_to_learn_from(tmp_path):
+    config = latent_config()
+    vocab, graphs = load_training_graphs(config, progress=False)
+    Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "gan").fit()
+    fixed = {"train_generator": False, "reconstruction_weight": 1.0}
+    refiner = {"refiner_layers": 1}
+    with pytest.raises(ValueError, match="set init_from to a checkpoint"):
+        Trainer(latent_config(model=refiner, train=fixed), vocab, graphs, device="cpu")
+    start = {**fixed, "init_from": str(tmp_path / "gan"), "reconstruction_weight": 0.0}
+    with pytest.raises(ValueError, match="no term trains the decoder or refiner"):
+        Trainer(
+            latent_config(model=refiner, autoencoder={"steps": 0}, train=start),
+            vocab,
+            graphs,
+            device="cpu",
+        )
 
 
 def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_path):
@@ -189,6 +218,10 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     assert json.loads((tmp_path / "s.smi.json").read_text())["refiner"] == {"passes": 1}
     export_checkpoint(tmp_path / "ref", tmp_path / "p3", sampling={"refiner_passes": 3})
     assert MolGAN.load(tmp_path / "p3").generator.refiner.passes == 3
+    # A refiner of another depth cannot start from this one's weights half-loaded.
+    deeper = stage.replace(model={"refiner_layers": 2}, train={"init_from": str(tmp_path / "ref")})
+    with pytest.raises(ValueError, match="does not fit"):
+        Trainer(deeper, vocab, graphs, device="cpu", progress=False)
 
 
 @pytest.mark.parametrize(
