@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from molgan.chem import quiet_rdkit, strict_smiles
 from molgan.graph import graphs_to_mols
 from molgan.model import MolGAN
+from molgan.sampling import ValenceMask
 
 
 def invalid_kinds(model: MolGAN, n: int, seed: int) -> dict[str, float]:
     """Shares of ``n`` draws that are valid, over a valence, in pieces, or otherwise invalid."""
-    caps = torch.tensor(model.vocab.max_valences)
-    orders = torch.tensor(model.vocab.bond_orders)
+    mask = ValenceMask(model.vocab)
     counts = {"valid": 0, "over_valence": 0, "fragments": 0, "other": 0}
     for graphs in model.sample_graphs(n, seed=seed):
-        over = (orders[graphs.bonds].sum(-1) > caps[graphs.atoms]).any(-1)  # [b]
+        over = mask.over_valence(graphs).any(-1)  # [b]
         with quiet_rdkit():
             mols = graphs_to_mols(graphs, model.vocab)
         for mol, over_valence in zip(mols, over.tolist()):

@@ -215,6 +215,18 @@ class ValenceMask:
         self.caps = torch.tensor(vocab.max_valences)  # [T]
         self.orders = torch.tensor(vocab.bond_orders)  # [Y]
 
+    def over_valence(self, graph: MolGraph) -> torch.Tensor:
+        """``[B, N]``: which atoms of class-id graphs carry more bond order than their valence.
+
+        Examples:
+            >>> atoms = torch.tensor([[6, 6]])  # O, O
+            >>> bonds = torch.tensor([[[0, 3], [3, 0]]])  # O#O
+            >>> ValenceMask(Vocabulary.qm9()).over_valence(MolGraph(atoms, bonds)).tolist()
+            [[True, True]]
+        """
+        caps, orders = self.caps.to(graph.atoms.device), self.orders.to(graph.atoms.device)
+        return orders[graph.bonds.long()].sum(-1) > caps[graph.atoms.long()]
+
     def decode(
         self,
         logits: DenseGraph,

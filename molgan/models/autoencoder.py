@@ -38,7 +38,7 @@ from molgan.graph import DenseGraph
 from molgan.models.base import standard_normal
 from molgan.models.conditioning import ConditionPrior
 from molgan.models.generator import NO_BOND_LOGIT_GAP
-from molgan.models.layers import MLP, TransformerBlock, init_linear_
+from molgan.models.layers import MLP, TransformerBlock, init_linear_, symmetric_pair_features
 from molgan.models.refiner import GraphRefiner
 from molgan.sampling import ValenceMask
 from molgan.vocab import Vocabulary
@@ -322,12 +322,10 @@ class GraphDecoder(nn.Module):
             h = layer(h)
         h = self.norm(h)
         atom_logits = self.atom_head(h)  # [B, N, T]
-        p = self.pair_projection(h)  # [B, N, P]
-        p_i, p_j = p.unsqueeze(2), p.unsqueeze(1)  # [B, N, 1, P], [B, 1, N, P]
-        pair_sum = p_i + p_j  # [B, N, N, P]
-        if self.pair_position is not None:
-            pair_sum = pair_sum + (self.pair_position + self.pair_position.transpose(0, 1)) / 2
-        pair = torch.cat(torch.broadcast_tensors(pair_sum, p_i * p_j), dim=-1)  # [B, N, N, 2P]
+        position = None
+        if self.pair_position is not None:  # [N, N, P], symmetrised
+            position = (self.pair_position + self.pair_position.transpose(0, 1)) / 2
+        pair = symmetric_pair_features(self.pair_projection(h), position)  # [B, N, N, 2P]
         bond_logits = self.bond_head(pair)  # [B, N, N, Y]
         bond_logits = torch.where(
             self._diagonal, self._diagonal_logits.to(bond_logits.dtype), bond_logits

@@ -13,7 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["RelationalGraphConv", "GraphAggregation", "MLP", "TransformerBlock", "init_linear_"]
+__all__ = [
+    "RelationalGraphConv",
+    "GraphAggregation",
+    "MLP",
+    "TransformerBlock",
+    "init_linear_",
+    "symmetric_pair_features",
+]
 
 
 class RelationalGraphConv(nn.Module):
@@ -204,3 +211,19 @@ class TransformerBlock(nn.Module):
         attended = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # [B, H, N, D / H]
         h = h + self.out(attended.transpose(1, 2).reshape(batch, n, dim))
         return h + self.ff(self.norm2(h))
+
+
+def symmetric_pair_features(p: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+    """Features ``[B, N, N, 2P]`` of every slot pair: ``p_i + p_j (+ extra)``, then ``p_i * p_j``.
+
+    ``p`` is ``[B, N, P]``; ``extra`` broadcasts to ``[B, N, N, P]``. Symmetric in ``i, j`` when
+    ``extra`` is, so a bond head on them gives symmetric logits.
+
+    Examples:
+        >>> pair = symmetric_pair_features(torch.randn(2, 3, 4))
+        >>> tuple(pair.shape), bool(torch.equal(pair, pair.transpose(1, 2)))
+        ((2, 3, 3, 8), True)
+    """
+    p_i, p_j = p.unsqueeze(2), p.unsqueeze(1)  # [B, N, 1, P], [B, 1, N, P]
+    pair_sum = p_i + p_j if extra is None else p_i + p_j + extra  # [B, N, N, P]
+    return torch.cat(torch.broadcast_tensors(pair_sum, p_i * p_j), dim=-1)

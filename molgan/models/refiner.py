@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from molgan.graph import DenseGraph
-from molgan.models.layers import TransformerBlock
+from molgan.models.layers import TransformerBlock, symmetric_pair_features
 from molgan.sampling import logits_to_graph
 from molgan.vocab import Vocabulary
 
@@ -131,9 +131,6 @@ class GraphRefiner(nn.Module):
         for layer in self.layers:
             h = layer(h, bias)
         h = self.norm(h)
-        p = self.pair_projection(h)  # [B, N, P]
-        p_i, p_j = p.unsqueeze(2), p.unsqueeze(1)
-        pair_sum = p_i + p_j + self.pair_input(pairs)  # [B, N, N, P]
-        pair = torch.cat(torch.broadcast_tensors(pair_sum, p_i * p_j), dim=-1)  # [B, N, N, 2P]
+        pair = symmetric_pair_features(self.pair_projection(h), self.pair_input(pairs))
         bond_delta = self.bond_head(pair) * self._off_diagonal  # [B, N, N, Y]
         return DenseGraph(logits.atoms + self.atom_head(h), logits.bonds + bond_delta)

@@ -75,11 +75,9 @@ def test_a_refiner_learns_the_valence_repairs_that_need_other_bonds_choices():
     vocab = Vocabulary.qm9()
     refiner = GraphRefiner(vocab, latent_dim=8, dim=32, layers=2, heads=2)
     mask, optimizer = ValenceMask(vocab), torch.optim.Adam(refiner.parameters(), lr=3e-3)
-    caps, orders = torch.tensor(vocab.max_valences), torch.tensor(vocab.bond_orders)
 
     def over_valence(logits: DenseGraph) -> float:
-        graph = logits_to_graph(logits)
-        return (orders[graph.bonds].sum(-1) > caps[graph.atoms]).float().mean().item()
+        return mask.over_valence(logits_to_graph(logits)).float().mean().item()
 
     held_out = _symmetric_logits(256, vocab, seed=99)
     codes = torch.zeros(256, 8)
