@@ -143,6 +143,9 @@ class ModelConfig:
     refiner_passes: int = 1
     """``"latent"``, sampling and training: how many times the refiner is applied, each pass
     reading the argmax graph of the one before (iterative refinement)."""
+    refiner_pieces: bool = False
+    """``"latent"``: the refiner also reads which atoms its input graph joins into one piece, so
+    that it can see (and join) a molecule in pieces."""
     critic_hidden: tuple[int, ...] = (512, 256)
     """``"latent"``: widths of the latent critic's MLP (LatentGAN: 512, 256)."""
     conditions: tuple[str, ...] = ()
@@ -165,9 +168,11 @@ class ModelConfig:
             raise ValueError(f"[model] refiner_layers must be >= 0, got {self.refiner_layers}")
         if self.refiner_passes < 1:
             raise ValueError(f"[model] refiner_passes must be >= 1, got {self.refiner_passes}")
-        if self.refiner_passes != 1 and not self.refiner_layers:
+        refiner_settings = {"passes": self.refiner_passes != 1, "pieces": self.refiner_pieces}
+        asked = [name for name, given in refiner_settings.items() if given]
+        if asked and not self.refiner_layers:
             raise ValueError(
-                "[model] refiner_passes: this model has no refiner (refiner_layers = 0)"
+                f"[model] refiner_{asked[0]}: this model has no refiner (refiner_layers = 0)"
             )
         if self.refiner_layers and self.kind != "latent":
             raise ValueError('[model] refiner_layers: only kind = "latent" has a decoder to refine')
@@ -307,6 +312,10 @@ class TrainConfig:
     ``train_generator = false``). With
     ``[model] refiner_layers`` it judges the refined graphs, and the refiner learns the repairs.
     Kekulé vocabularies only; 0 = off."""
+    valence_target_joins: bool = False
+    """With ``valence_target_weight``: the target also joins the pieces a graph is in (the valence
+    mask's ``join_pieces``: single bonds between pieces, where the decoder scores them highest),
+    so that the repairs it teaches keep a molecule whole."""
 
     def __post_init__(self) -> None:
         for name in _POSITIVE_COUNTS:
@@ -417,6 +426,8 @@ class Config:
                 "[train] train_generator = false leaves nothing to train: set train_decoder = "
                 "true or [model] refiner_layers > 0"
             )
+        if train.valence_target_joins and not train.valence_target_weight:
+            raise ValueError("[train] valence_target_joins needs valence_target_weight > 0")
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some fields changed, e.g. ``cfg.replace(train={"steps": 10})``."""

@@ -6,6 +6,7 @@ with: for every QM9 molecule, canonical SMILES in equals canonical SMILES out (s
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -33,6 +34,7 @@ __all__ = [
     "graphs_to_mols",
     "graphs_to_smiles",
     "decode_arrays",
+    "same_piece",
 ]
 
 
@@ -136,6 +138,27 @@ class DenseGraph(NamedTuple):
     def argmax(self) -> MolGraph:
         """The most likely class of every atom and bond."""
         return MolGraph(self.atoms.argmax(-1), self.bonds.argmax(-1))
+
+
+def same_piece(graph: MolGraph) -> torch.Tensor:
+    """``[B, N, N]`` bool: whether atoms ``i`` and ``j`` lie in one piece of a class-id graph.
+
+    Padding atoms lie in no piece (their rows are all false). Batched on the graph's device: the
+    reachability matrix is squared until paths cover ``N`` atoms.
+
+    Examples:
+        >>> atoms = torch.tensor([[1, 1, 1, 0]])  # three atoms and a padding slot
+        >>> bonds = torch.zeros(1, 4, 4, dtype=torch.long)
+        >>> bonds[0, 0, 1] = bonds[0, 1, 0] = 1  # atoms 0-1 bonded, atom 2 alone
+        >>> same_piece(MolGraph(atoms, bonds))[0].int().tolist()
+        [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]
+    """
+    real = graph.atoms > 0
+    edges = (graph.bonds > 0) & real[:, :, None] & real[:, None, :]
+    reach = (edges | torch.diag_embed(real)).float()
+    for _ in range(max(1, math.ceil(math.log2(max(reach.shape[1], 2))))):  # paths double
+        reach = (reach @ reach).clamp(max=1.0)
+    return reach > 0
 
 
 def mol_to_graph(mol: Chem.Mol, vocab: Vocabulary) -> MolGraph:

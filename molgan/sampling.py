@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 import torch
 
-from molgan.graph import DenseGraph, MolGraph
+from molgan.graph import DenseGraph, MolGraph, same_piece
 from molgan.vocab import Vocabulary
 
 __all__ = [
@@ -189,9 +189,16 @@ class ValenceMask:
     a valence, so what is left invalid is disconnection or an impossible ring. This corrects the
     model's output: numbers measured with it are reported apart from the strict ones.
 
+    With ``join_pieces``, a graph the placement leaves in pieces is then joined: while its atoms
+    (padding aside) form more than one piece, a single bond goes to the pair of atoms in different
+    pieces, both with a free valence, whose single bond the decoder scores highest over "no
+    bond". The mask's repairs drop bonds, and dropping a bridge cuts a molecule; the latent
+    family's valence target uses this form as a teacher (``[train] valence_target_joins``).
+
     Args:
         vocab: A vocabulary with Kekulé bonds (an aromatic bond's order, 1.5, does not say
             whether a ring's atoms can carry it, so aromatic vocabularies are refused).
+        join_pieces: Join the pieces the placement leaves (as far as free valences allow).
 
     Raises:
         ValueError: ``vocab`` has aromatic bonds.
@@ -205,15 +212,22 @@ class ValenceMask:
         >>> bonds[..., 2] = 4.0
         >>> ValenceMask(vocab).decode(DenseGraph(atoms, bonds)).bonds[0].tolist()
         [[0, 2], [2, 0]]
+        >>> bonds[..., 0] = 6.0  # "no bond" on top: two pieces, joined by a single bond
+        >>> ValenceMask(vocab, join_pieces=True).decode(DenseGraph(atoms, bonds)).bonds[0].tolist()
+        [[0, 1], [1, 0]]
     """
 
-    def __init__(self, vocab: Vocabulary) -> None:
+    def __init__(self, vocab: Vocabulary, join_pieces: bool = False) -> None:
         if vocab.aromatic:
             raise ValueError(
                 "the valence mask needs Kekulé bonds; this model's vocabulary has aromatic bonds"
             )
         self.caps = torch.tensor(vocab.max_valences)  # [T]
         self.orders = torch.tensor(vocab.bond_orders)  # [Y]
+        self.join_pieces = join_pieces
+        self._single = vocab.bond_types.index("SINGLE") + 1 if "SINGLE" in vocab.bond_types else 0
+        if join_pieces and not self._single:
+            raise ValueError("joining pieces needs a vocabulary with single bonds")
 
     def over_valence(self, graph: MolGraph) -> torch.Tensor:
         """``[B, N]``: which atoms of class-id graphs carry more bond order than their valence.
@@ -260,7 +274,36 @@ class ValenceMask:
             room[rows, j] -= used
         bonds = torch.zeros(len(atoms), n, n, dtype=torch.long, device=device)
         bonds[:, first, second] = chosen
-        return MolGraph(atoms, bonds + bonds.transpose(1, 2))
+        bonds = bonds + bonds.transpose(1, 2)
+        if self.join_pieces:
+            gain = bond_scores[..., self._single] - bond_scores[..., 0]
+            bonds = self._joined(atoms, bonds, gain, room)
+        return MolGraph(atoms, bonds)
+
+    def _joined(
+        self, atoms: torch.Tensor, bonds: torch.Tensor, gain: torch.Tensor, room: torch.Tensor
+    ) -> torch.Tensor:
+        """``bonds [B, N, N]`` with single bonds joining pieces, the best ``gain`` first.
+
+        ``gain [B, N, N]`` scores a single bond over none; ``room [B, N]`` is each atom's free
+        valence. One bond per graph per round; a graph stops when whole or out of room.
+        """
+        n, rows = atoms.shape[1], torch.arange(len(atoms), device=atoms.device)
+        real = atoms > 0  # padding atoms belong to no piece
+        upper = torch.ones(n, n, dtype=torch.bool, device=atoms.device).triu(1)
+        for _ in range(n - 1):  # n - 1 bonds join any n pieces
+            apart = ~same_piece(MolGraph(atoms, bonds))
+            free = real & (room >= 1 - 1e-6)
+            joinable = apart & free[:, :, None] & free[:, None, :] & upper  # [B, N, N]
+            todo = joinable.flatten(1).any(-1)  # [B]
+            if not todo.any():
+                break
+            best = gain.masked_fill(~joinable, -math.inf).flatten(1).argmax(-1)  # [B]
+            rows_todo, i, j = rows[todo], best[todo] // n, best[todo] % n
+            bonds[rows_todo, i, j] = bonds[rows_todo, j, i] = self._single
+            room[rows_todo, i] -= 1.0  # a single bond's order
+            room[rows_todo, j] -= 1.0
+        return bonds
 
 
 @torch.no_grad()

@@ -4,7 +4,8 @@ A one-shot decoder picks every bond independently given its slot states, so two 
 each likely can together exceed an atom's valence: in one pass the decoder never sees its own
 choices. The refiner reads them. Its input is the decoder's argmax graph (atom and bond classes),
 their probabilities, each atom's used valence (the sum of its bond orders, one of the structural
-features DiGress feeds its denoiser; Vignac et al., ICLR 2023) and the code; a graph transformer
+features DiGress feeds its denoiser; Vignac et al., ICLR 2023), optionally which atoms lie in
+one piece (another of them: connected components), and the code; a graph transformer
 (bond classes and probabilities as per-head attention biases) turns them into corrections that
 are added to the decoder's logits. Its output layers start at zero, so an untrained refiner
 changes nothing. The refiner is part of the model: no rule of chemistry acts at sampling time,
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from molgan.graph import DenseGraph
+from molgan.graph import DenseGraph, same_piece
 from molgan.models.layers import TransformerBlock, symmetric_pair_features
 from molgan.sampling import logits_to_graph
 from molgan.vocab import Vocabulary
@@ -41,6 +42,8 @@ class GraphRefiner(nn.Module):
         passes: How many times :meth:`forward` applies the network, each pass reading the argmax
             graph of the one before.
         slot_init: Standard deviation of the slot embeddings at initialisation.
+        pieces: Also read, for every pair of atoms, whether the argmax graph joins them (so that
+            it can see a molecule in pieces, which a few layers of attention cannot trace).
 
     Examples:
         >>> vocab = Vocabulary.qm9()
@@ -61,9 +64,10 @@ class GraphRefiner(nn.Module):
         heads: int = 4,
         passes: int = 1,
         slot_init: float = 0.02,
+        pieces: bool = False,
     ) -> None:
         super().__init__()
-        self.passes = passes
+        self.passes, self.pieces = passes, pieces
         t, y, n = vocab.n_atom_classes, vocab.n_bond_classes, vocab.max_atoms
         self.register_buffer("_orders", torch.tensor(vocab.bond_orders), persistent=False)
         off_diagonal = ~torch.eye(n, dtype=torch.bool)[..., None]
@@ -71,12 +75,13 @@ class GraphRefiner(nn.Module):
         self.atom_input = nn.Linear(2 * t + _USED_VALENCE_CLASSES, dim)
         self.code = nn.Linear(latent_dim, dim)
         self.slot_embedding = nn.Parameter(torch.randn(n, dim) * slot_init)  # [N, D]
-        self.bond_bias = nn.Linear(2 * y, heads)
+        pair_inputs = 2 * y + int(pieces)
+        self.bond_bias = nn.Linear(pair_inputs, heads)
         self.layers = nn.ModuleList(TransformerBlock(dim, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
         pair_dim = dim // 2
         self.pair_projection = nn.Linear(dim, pair_dim)
-        self.pair_input = nn.Linear(2 * y, pair_dim)
+        self.pair_input = nn.Linear(pair_inputs, pair_dim)
         self.atom_head = nn.Linear(dim, t)
         self.bond_head = nn.Sequential(
             nn.Linear(2 * pair_dim, pair_dim), nn.GELU(), nn.Linear(pair_dim, y)
@@ -96,6 +101,7 @@ class GraphRefiner(nn.Module):
             cfg.ae_heads,
             cfg.refiner_passes,
             cfg.ae_slot_init,
+            cfg.refiner_pieces,
         )
 
     def forward(self, logits: DenseGraph, codes: torch.Tensor) -> DenseGraph:
@@ -123,9 +129,10 @@ class GraphRefiner(nn.Module):
             ],
             dim=-1,
         )  # [B, N, 2T + 9]
-        pairs = torch.cat(
-            [F.one_hot(graph.bonds, y).to(dtype), logits.bonds.softmax(-1)], dim=-1
-        )  # [B, N, N, 2Y], symmetric
+        features = [F.one_hot(graph.bonds, y).to(dtype), logits.bonds.softmax(-1)]
+        if self.pieces:
+            features.append(same_piece(graph).unsqueeze(-1).to(dtype))
+        pairs = torch.cat(features, dim=-1)  # [B, N, N, 2Y (+ 1)], symmetric
         h = self.atom_input(nodes) + self.code(codes).unsqueeze(1) + self.slot_embedding
         bias = self.bond_bias(pairs).permute(0, 3, 1, 2)  # [B, H, N, N]
         for layer in self.layers:

@@ -127,7 +127,11 @@ class LatentFamily:
         )
         self.game.build_optimizer()
         self._graph_start = self.ae_steps + int(cfg.graph_start * cfg.steps)
-        self._valence_mask = ValenceMask(vocab) if cfg.valence_target_weight else None
+        self._valence_mask = (
+            ValenceMask(vocab, join_pieces=cfg.valence_target_joins)
+            if cfg.valence_target_weight
+            else None
+        )
         if not cfg.train_generator:
             self._check_fixed_generator()
         self.transport = configured_transport(model, self.critic)

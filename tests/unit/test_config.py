@@ -47,6 +47,7 @@ def test_toml_round_trip(tmp_path):
         ("[model]\ntransport_steps = 5\n", 'transport_steps: only kind = "latent"'),
         ('[model]\nkind = "latent"\ntransport_steps = -1\n', "transport_steps must be >= 0"),
         ('[model]\nkind = "latent"\ntransport_lipschitz = 0\n', "transport_lipschitz and"),
+        ("[train]\nvalence_target_joins = true\n", "valence_target_joins needs valence_target_w"),
     ],
 )
 def test_bad_configs_name_the_file_and_problem(tmp_path, text, message):

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import molgan.models.refiner as refiner_module
 from molgan.checkpoint import export_checkpoint
 from molgan.config import Config
-from molgan.graph import DenseGraph
+from molgan.graph import DenseGraph, same_piece
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphDecoder, GraphRefiner, LatentGenerator
 from molgan.models.autoencoder import reconstruction_loss, valence_target_loss
@@ -222,10 +223,25 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
         Trainer(deeper, vocab, graphs, device="cpu", progress=False)
 
 
+def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
+    """The same logits, read as one piece instead of their real pieces, refine differently."""
+    vocab = Vocabulary.qm9()
+    refiner = _active(GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2, pieces=True))
+    logits = _symmetric_logits(2, vocab)
+    codes = torch.randn(2, 8)
+    assert not same_piece(logits_to_graph(logits)).all()  # the input is in pieces
+    real = refiner(logits, codes).bonds
+    monkeypatch.setattr(refiner_module, "same_piece", lambda graph: torch.ones_like(graph.bonds))
+    assert (refiner(logits, codes).bonds - real).abs().max() > 1e-2
+    plain = GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2)
+    assert plain.bond_bias.in_features == refiner.bond_bias.in_features - 1  # old weights load
+
+
 @pytest.mark.parametrize(
     ("sections", "message"),
     [
         ({"model": {"refiner_layers": 2}}, 'only kind = "latent" has a decoder'),
+        ({"model": {"kind": "latent", "refiner_pieces": True}}, "refiner_pieces: this model has"),
         ({"model": {"kind": "latent", "refiner_layers": -1}}, "refiner_layers must be >= 0"),
         ({"model": {"kind": "latent", "refiner_passes": 0}}, "refiner_passes must be >= 1"),
         ({"model": {"kind": "latent", "refiner_passes": 2}}, "this model has no refiner"),

@@ -233,6 +233,61 @@ def test_valence_mask_leaves_a_graph_that_fits_unchanged_and_is_seeded():
     assert torch.equal(draws[0].bonds, draws[1].bonds)
 
 
+def _pieces(atoms: list[int], bonds: list[list[int]]) -> list[set[int]]:
+    """The pieces of one class-id graph's real atoms, by depth-first search."""
+    left, pieces = {i for i, a in enumerate(atoms) if a > 0}, []
+    while left:
+        piece, stack = set(), [left.pop()]
+        while stack:
+            i = stack.pop()
+            piece.add(i)
+            stack += [j for j in left if bonds[i][j] > 0]
+            left -= set(stack)
+        pieces.append(piece)
+    return pieces
+
+
+def test_valence_mask_joins_pieces_within_valence_and_leaves_whole_graphs_alone():
+    vocab = Vocabulary.qm9()
+    gen = seeded(4)
+    logits = DenseGraph(
+        torch.randn(256, 9, 9, generator=gen), torch.randn(256, 9, 9, 4, generator=gen) * 2
+    )
+    masked = ValenceMask(vocab).decode(logits)
+    joined = ValenceMask(vocab, join_pieces=True).decode(logits)
+    valence, cap = _valences(joined, vocab)
+    assert torch.all(valence <= cap)
+    assert torch.equal(joined.bonds, joined.bonds.transpose(1, 2))
+    assert torch.all(joined.bonds.diagonal(dim1=1, dim2=2) == 0)
+    room = (cap - valence).tolist()
+    broken_before = 0
+    for k in range(len(logits.atoms)):
+        atoms = joined.atoms[k].tolist()
+        before = _pieces(atoms, masked.bonds[k].tolist())
+        after = _pieces(atoms, joined.bonds[k].tolist())
+        broken_before += len(before) > 1
+        if len(before) == 1:
+            assert torch.equal(joined.bonds[k], masked.bonds[k])  # a whole graph stays as it was
+        else:  # only single bonds added, and what stays apart has no free valence on one side
+            added = joined.bonds[k] != masked.bonds[k]
+            assert torch.all(masked.bonds[k][added] == 0) and torch.all(joined.bonds[k][added] == 1)
+            with_room = [p for p in after if any(room[k][i] >= 1 for i in p)]
+            assert len(with_room) <= 1
+    assert broken_before > 50  # random logits leave many graphs in pieces: the join had work
+
+
+def test_valence_mask_joins_at_the_likeliest_single_bond():
+    vocab = Vocabulary.qm9()  # three C atoms, no bond on top everywhere
+    atoms = torch.full((1, 3, 9), -9.0)
+    atoms[..., 1] = 9.0
+    bonds = torch.zeros(1, 3, 3, 4)
+    bonds[..., 0] = 5.0
+    bonds[0, 0, 2, 1] = bonds[0, 2, 0, 1] = 4.0  # C0-C2 the likeliest single bond
+    bonds[0, 1, 2, 1] = bonds[0, 2, 1, 1] = 3.0  # then C1-C2
+    joined = ValenceMask(vocab, join_pieces=True).decode(DenseGraph(atoms, bonds))
+    assert joined.bonds[0].tolist() == [[0, 0, 1], [0, 0, 1], [1, 1, 0]]
+
+
 def test_valence_mask_refuses_aromatic_bonds():
     with pytest.raises(ValueError, match="needs Kekulé bonds"):
         ValenceMask(Vocabulary.qm9(aromatic=True))
