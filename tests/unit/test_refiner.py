@@ -181,13 +181,14 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     vocab, graphs = load_training_graphs(config, progress=False)
     Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "gan").fit()
     stage = latent_config(
-        model={"refiner_layers": 1, "transport_steps": 2},
+        model={"refiner_layers": 1, "transport_steps": 2, "refiner_pieces": True},
         autoencoder={"steps": 0},
         train={
             "init_from": str(tmp_path / "gan" / "checkpoint"),
             "train_generator": False,
             "reconstruction_weight": 1.0,
             "valence_target_weight": 1.0,
+            "valence_target_joins": True,
             "ema": 0.9,
             "steps": 6,
         },
@@ -207,8 +208,9 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     trainer.fit()
     assert {name for name, part in parts.items() if _digest(part) != before[name]} == {"refiner"}
     assert _digest(trainer.sampler.noise_map) == _digest(gan.generator.noise_map)
+    assert family._valence_mask.join_pieces  # the teacher joins pieces
     loaded = MolGAN.load(tmp_path / "ref")
-    assert loaded.generator.refiner is not None
+    assert loaded.generator.refiner.pieces
     expected = MolGAN(trainer.sampler.eval(), vocab, stage, family.critic)
     assert loaded.sample(50, seed=2, keep_invalid=True) == expected.sample(
         50, seed=2, keep_invalid=True
