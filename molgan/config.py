@@ -312,6 +312,11 @@ class TrainConfig:
     ``train_generator = false``). With
     ``[model] refiner_layers`` it judges the refined graphs, and the refiner learns the repairs.
     Kekulé vocabularies only; 0 = off."""
+    valence_target_every_pass: bool = False
+    """With ``valence_target_weight`` and ``[model] refiner_passes`` > 1: the target judges the
+    output of every pass of the refiner (deep supervision), not only the last, so that a later
+    pass learns to leave what an earlier one repaired (trained on the last alone, the first pass
+    is free to do anything)."""
     valence_target_joins: bool = False
     """With ``valence_target_weight``: the target also joins the pieces a graph is in (the valence
     mask's ``join_pieces``: single bonds between pieces, where the decoder scores them highest),
@@ -426,8 +431,11 @@ class Config:
                 "[train] train_generator = false leaves nothing to train: set train_decoder = "
                 "true or [model] refiner_layers > 0"
             )
-        if train.valence_target_joins and not train.valence_target_weight:
-            raise ValueError("[train] valence_target_joins needs valence_target_weight > 0")
+        for name in ("valence_target_joins", "valence_target_every_pass"):
+            if getattr(train, name) and not train.valence_target_weight:
+                raise ValueError(f"[train] {name} needs valence_target_weight > 0")
+        if train.valence_target_every_pass and self.model.refiner_passes < 2:
+            raise ValueError("[train] valence_target_every_pass needs [model] refiner_passes > 1")
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some fields changed, e.g. ``cfg.replace(train={"steps": 10})``."""

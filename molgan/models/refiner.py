@@ -110,9 +110,15 @@ class GraphRefiner(nn.Module):
         ``codes [B, Z]`` are the codes they were decoded from. The refined bonds stay symmetric
         and their diagonal is the decoder's. Each of :attr:`passes` refines the last one's output.
         """
+        return self.every_pass(logits, codes)[-1]
+
+    def every_pass(self, logits: DenseGraph, codes: torch.Tensor) -> list[DenseGraph]:
+        """The output of each of :attr:`passes`, in order (the last is :meth:`forward`'s)."""
+        outputs = []
         for _ in range(self.passes):
             logits = self.refine_once(logits, codes)
-        return logits
+            outputs.append(logits)
+        return outputs
 
     def refine_once(self, logits: DenseGraph, codes: torch.Tensor) -> DenseGraph:
         """One pass: corrections to ``logits`` given their argmax graph and ``codes``."""

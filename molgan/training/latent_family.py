@@ -141,7 +141,9 @@ class LatentFamily:
         self._encode = compiled(self.encoder.posterior, cfg.compile)
         self._decode = compiled(self.decoder, cfg.compile)
         self._generate = compiled(self.generator.decode, cfg.compile)  # decoder, then refiner
-        self._refine = compiled(self.refiner, cfg.compile) if self.refiner is not None else None
+        self._refine = (
+            compiled(self.refiner.every_pass, cfg.compile) if self.refiner is not None else None
+        )
         self._codes_of = compiled(self.generator.codes, cfg.compile)
         self._critique = compiled(self.critic, cfg.compile)
 
@@ -246,7 +248,10 @@ class LatentFamily:
                 if in_graphs or self._valence_mask is not None:
                     graph_codes = self._graph_codes(codes, noise)
                     decoded = self._decode(graph_codes)
-                    logits = decoded if self.refiner is None else self._refine(decoded, graph_codes)
+                    passes = (
+                        [decoded] if self.refiner is None else self._refine(decoded, graph_codes)
+                    )
+                    logits = passes[-1]
                 if in_graphs:
                     fake = sample_dense_graph(logits, cfg.tau, cfg.hard, self.rng)
                     if self.discriminator is not None:
@@ -256,9 +261,12 @@ class LatentFamily:
                     )
                 if self._valence_mask is not None:
                     # A refiner learns the repairs of what the decoder decodes (a fixed target).
-                    loss_g = loss_g + cfg.valence_target_weight * valence_target_loss(
-                        logits, self._valence_mask, source=None if logits is decoded else decoded
+                    judged = passes if cfg.valence_target_every_pass else passes[-1:]
+                    source = None if self.refiner is None else decoded
+                    target = sum(
+                        valence_target_loss(out, self._valence_mask, source) for out in judged
                     )
+                    loss_g = loss_g + cfg.valence_target_weight * target / len(judged)
                 if (cfg.train_decoder or self.refiner is not None) and cfg.reconstruction_weight:
                     loss_g = loss_g + cfg.reconstruction_weight * self._reconstruction()
             optimizer_step(loss_g, self.opt_g, cfg.clip_grad)

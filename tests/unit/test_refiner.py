@@ -104,6 +104,9 @@ def test_each_pass_reads_the_argmax_of_the_one_before():
     expected = once(once(logits, codes), codes)
     assert torch.allclose(twice(logits, codes).bonds, expected.bonds)
     assert not torch.allclose(expected.bonds, once(logits, codes).bonds)
+    first, second = twice.every_pass(logits, codes)  # what deep supervision judges
+    assert torch.allclose(first.bonds, once(logits, codes).bonds)
+    assert torch.allclose(second.bonds, expected.bonds)
 
 
 def test_the_valence_target_of_a_refiner_is_the_repair_of_the_decoders_logits():
@@ -181,7 +184,12 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     vocab, graphs = load_training_graphs(config, progress=False)
     Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "gan").fit()
     stage = latent_config(
-        model={"refiner_layers": 1, "transport_steps": 2, "refiner_pieces": True},
+        model={
+            "refiner_layers": 1,
+            "transport_steps": 2,
+            "refiner_pieces": True,
+            "refiner_passes": 2,
+        },
         autoencoder={"steps": 0},
         train={
             "init_from": str(tmp_path / "gan" / "checkpoint"),
@@ -189,6 +197,7 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
             "reconstruction_weight": 1.0,
             "valence_target_weight": 1.0,
             "valence_target_joins": True,
+            "valence_target_every_pass": True,
             "ema": 0.9,
             "steps": 6,
         },
@@ -216,7 +225,7 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
         50, seed=2, keep_invalid=True
     )
     loaded.write_samples(20, tmp_path / "s.smi", seed=2)
-    assert json.loads((tmp_path / "s.smi.json").read_text())["refiner"] == {"passes": 1}
+    assert json.loads((tmp_path / "s.smi.json").read_text())["refiner"] == {"passes": 2}
     export_checkpoint(tmp_path / "ref", tmp_path / "p3", sampling={"refiner_passes": 3})
     assert MolGAN.load(tmp_path / "p3").generator.refiner.passes == 3
     # A refiner of another depth cannot start from this one's weights half-loaded.
@@ -248,6 +257,11 @@ def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
         ({"model": {"kind": "latent", "refiner_passes": 0}}, "refiner_passes must be >= 1"),
         ({"model": {"kind": "latent", "refiner_passes": 2}}, "this model has no refiner"),
         ({"train": {"train_generator": False}}, 'only kind = "latent" has more to train'),
+        (
+            {"train": {"valence_target_weight": 1.0, "valence_target_every_pass": True}},
+            r"every_pass needs \[model\] refiner_passes > 1",
+        ),
+        ({"train": {"valence_target_every_pass": True}}, "every_pass needs valence_target_w"),
         ({"model": {"kind": "latent"}, "train": {"train_generator": False}}, "nothing to train"),
     ],
 )
