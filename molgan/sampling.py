@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Iterator, Mapping
 
 import torch
+from rdkit import Chem
 
 from molgan.graph import DenseGraph, MolGraph, same_piece
 from molgan.vocab import Vocabulary
@@ -225,8 +226,8 @@ class ValenceMask:
         self.caps = torch.tensor(vocab.max_valences)  # [T]
         self.orders = torch.tensor(vocab.bond_orders)  # [Y]
         self.join_pieces = join_pieces
-        self._single = vocab.bond_types.index("SINGLE") + 1 if "SINGLE" in vocab.bond_types else 0
-        if join_pieces and not self._single:
+        self._single = vocab.bond_id(Chem.BondType.SINGLE)
+        if join_pieces and self._single is None:
             raise ValueError("joining pieces needs a vocabulary with single bonds")
 
     def over_valence(self, graph: MolGraph) -> torch.Tensor:

@@ -54,6 +54,7 @@ __all__ = [
     "place_codes",
     "reconstruction_loss",
     "valence_target_loss",
+    "valence_target",
 ]
 
 
@@ -166,13 +167,20 @@ def valence_target_loss(
         >>> bonds.grad[0, 0, 1, 3] > 0, bonds.grad[0, 0, 1, 2] < 0  # triple down, double up
         (tensor(True), tensor(True))
     """
+    return reconstruction_loss(logits, valence_target(logits if source is None else source, mask))
+
+
+def valence_target(logits: DenseGraph, mask: ValenceMask) -> DenseGraph:
+    """The one-hot graph ``logits`` decode to through ``mask`` (no gradient).
+
+    A fixed target: several outputs (a refiner's passes) can be judged against one decode.
+    """
     with torch.no_grad():
-        target = mask.decode(logits if source is None else source)
-    one_hot = DenseGraph(
+        target = mask.decode(logits)
+    return DenseGraph(
         F.one_hot(target.atoms, logits.atoms.shape[-1]).to(logits.atoms.dtype),
         F.one_hot(target.bonds, logits.bonds.shape[-1]).to(logits.bonds.dtype),
     )
-    return reconstruction_loss(logits, one_hot)
 
 
 def _shared_options(cfg: Any) -> dict[str, Any]:

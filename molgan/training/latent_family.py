@@ -36,7 +36,7 @@ from molgan.models.autoencoder import (
     LatentGenerator,
     kl_divergence,
     reconstruction_loss,
-    valence_target_loss,
+    valence_target,
 )
 from molgan.models.transport import configured_transport
 from molgan.sampling import ValenceMask, logits_to_graph, sample_dense_graph
@@ -261,12 +261,10 @@ class LatentFamily:
                     )
                 if self._valence_mask is not None:
                     # A refiner learns the repairs of what the decoder decodes (a fixed target).
+                    target = valence_target(decoded, self._valence_mask)  # one decode per step
                     judged = passes if cfg.valence_target_every_pass else passes[-1:]
-                    source = None if self.refiner is None else decoded
-                    target = sum(
-                        valence_target_loss(out, self._valence_mask, source) for out in judged
-                    )
-                    loss_g = loss_g + cfg.valence_target_weight * target / len(judged)
+                    loss = sum(reconstruction_loss(out, target) for out in judged) / len(judged)
+                    loss_g = loss_g + cfg.valence_target_weight * loss
                 if (cfg.train_decoder or self.refiner is not None) and cfg.reconstruction_weight:
                     loss_g = loss_g + cfg.reconstruction_weight * self._reconstruction()
             optimizer_step(loss_g, self.opt_g, cfg.clip_grad)
