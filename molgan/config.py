@@ -146,6 +146,9 @@ class ModelConfig:
     refiner_pieces: bool = False
     """``"latent"``: the refiner also reads which atoms its input graph joins into one piece, so
     that it can see (and join) a molecule in pieces."""
+    refiner_bridges: bool = False
+    """``"latent"``: the refiner also reads which bonds of its input graph lie on no ring, so that
+    it can see which bond it must not drop to keep the molecule whole."""
     critic_hidden: tuple[int, ...] = (512, 256)
     """``"latent"``: widths of the latent critic's MLP (LatentGAN: 512, 256)."""
     conditions: tuple[str, ...] = ()
@@ -168,7 +171,11 @@ class ModelConfig:
             raise ValueError(f"[model] refiner_layers must be >= 0, got {self.refiner_layers}")
         if self.refiner_passes < 1:
             raise ValueError(f"[model] refiner_passes must be >= 1, got {self.refiner_passes}")
-        refiner_settings = {"passes": self.refiner_passes != 1, "pieces": self.refiner_pieces}
+        refiner_settings = {
+            "passes": self.refiner_passes != 1,
+            "pieces": self.refiner_pieces,
+            "bridges": self.refiner_bridges,
+        }
         asked = [name for name, given in refiner_settings.items() if given]
         if asked and not self.refiner_layers:
             raise ValueError(
@@ -286,6 +293,10 @@ class TrainConfig:
     """A checkpoint whose generator and discriminator weights start this run (fine-tuning, e.g.
     an RL objective on top of a trained GAN); optimisers start fresh. Empty: random weights.
     ``kind = "latent"``: every network the checkpoint holds (encoder, decoder, G, critics)."""
+    init_refiner: bool = True
+    """``kind = "latent"`` with ``init_from``: take the checkpoint's refiner too. False: this run's
+    refiner starts fresh on the checkpoint's GAN, e.g. to train a refiner with other inputs or
+    depth on a shipped model."""
     graph_weight: float = 0.0
     """``kind = "latent"``: weight of the relational-GCN discriminator's adversarial loss on decoded
     graphs in G's loss (graph-space fine-tuning); 0 = the latent critic alone."""
@@ -436,6 +447,11 @@ class Config:
                 raise ValueError(f"[train] {name} needs valence_target_weight > 0")
         if train.valence_target_every_pass and self.model.refiner_passes < 2:
             raise ValueError("[train] valence_target_every_pass needs [model] refiner_passes > 1")
+        if not train.init_refiner and not (train.init_from and self.model.refiner_layers):
+            raise ValueError(
+                "[train] init_refiner = false starts a refiner fresh on [train] init_from's "
+                "model: set both init_from and [model] refiner_layers"
+            )
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some fields changed, e.g. ``cfg.replace(train={"steps": 10})``."""

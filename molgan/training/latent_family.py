@@ -383,8 +383,8 @@ class LatentFamily:
     def _init_from(self, path: str) -> None:
         """Load what a checkpoint has trained.
 
-        The autoencoder always; G and the critics if its GAN stage had begun. A checkpoint of
-        the MolGAN family is refused.
+        The autoencoder always; G (with its refiner, unless ``[train] init_refiner`` is false)
+        and the critics if its GAN stage had begun. A checkpoint of the MolGAN family is refused.
         """
         checkpoint = load_checkpoint(path, map_location=self.device)
         if checkpoint.config.model.kind != "latent" or checkpoint.vocab != self.vocab:
@@ -406,6 +406,11 @@ class LatentFamily:
             average = weights.get("generator_ema", weights["generator"])
             # A G that stays fixed is the one the checkpoint samples with: its weight average.
             own = weights["generator"] if self.config.train.train_generator else average
+            if not self.config.train.init_refiner:  # this run's refiner starts fresh
+                average, own = (
+                    {k: v for k, v in part.items() if not k.startswith("refiner.")}
+                    for part in (average, own)
+                )
             try:
                 missing, unexpected = self.generator.load_state_dict(own, strict=False)
             except RuntimeError as err:  # a tensor of another shape

@@ -10,7 +10,7 @@ import torch
 import molgan.models.refiner as refiner_module
 from molgan.checkpoint import export_checkpoint
 from molgan.config import Config
-from molgan.graph import DenseGraph, same_piece
+from molgan.graph import DenseGraph
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphDecoder, GraphRefiner, LatentGenerator
 from molgan.models.autoencoder import reconstruction_loss, valence_target_loss
@@ -188,6 +188,7 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
             "refiner_layers": 1,
             "transport_steps": 2,
             "refiner_pieces": True,
+            "refiner_bridges": True,
             "refiner_passes": 2,
         },
         autoencoder={"steps": 0},
@@ -219,7 +220,7 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     assert _digest(trainer.sampler.noise_map) == _digest(gan.generator.noise_map)
     assert family._valence_mask.join_pieces  # the teacher joins pieces
     loaded = MolGAN.load(tmp_path / "ref")
-    assert loaded.generator.refiner.pieces
+    assert loaded.generator.refiner.pieces and loaded.generator.refiner.bridges
     expected = MolGAN(trainer.sampler.eval(), vocab, stage, family.critic)
     assert loaded.sample(50, seed=2, keep_invalid=True) == expected.sample(
         50, seed=2, keep_invalid=True
@@ -232,17 +233,27 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     deeper = stage.replace(model={"refiner_layers": 2}, train={"init_from": str(tmp_path / "ref")})
     with pytest.raises(ValueError, match="does not fit"):
         Trainer(deeper, vocab, graphs, device="cpu", progress=False)
+    # Unless it asks to start its refiner fresh: on the same G, decoder and critic.
+    fresh = Trainer(deeper.replace(train={"init_refiner": False}), vocab, graphs, device="cpu")
+    assert _digest(fresh.module.generator.noise_map) == _digest(gan.generator.noise_map)
+    assert _digest(fresh.module.decoder) == before["decoder"]
+    assert len(fresh.module.refiner.layers) == 2
+    assert not fresh.module.refiner.bond_head[-1].weight.any()  # untrained: the identity
 
 
-def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
-    """The same logits, read as one piece instead of their real pieces, refine differently."""
+@pytest.mark.parametrize("feature", ["same_piece", "bridges"])
+def test_a_refiner_with_structure_inputs_reads_them(monkeypatch, feature):
+    """The same logits, read with another pieces (or bridges) input, refine differently."""
     vocab = Vocabulary.qm9()
-    refiner = _active(GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2, pieces=True))
+    option = {"same_piece": "pieces", "bridges": "bridges"}[feature]
+    refiner = _active(
+        GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2, **{option: True})
+    )
     logits = _symmetric_logits(2, vocab)
     codes = torch.randn(2, 8)
-    assert not same_piece(logits_to_graph(logits)).all()  # the input is in pieces
+    assert not getattr(refiner_module, feature)(logits_to_graph(logits)).all()
     real = refiner(logits, codes).bonds
-    monkeypatch.setattr(refiner_module, "same_piece", lambda graph: torch.ones_like(graph.bonds))
+    monkeypatch.setattr(refiner_module, feature, lambda graph: torch.ones_like(graph.bonds))
     assert (refiner(logits, codes).bonds - real).abs().max() > 1e-2
     plain = GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2)
     assert plain.bond_bias.in_features == refiner.bond_bias.in_features - 1  # old weights load
@@ -253,6 +264,7 @@ def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
     [
         ({"model": {"refiner_layers": 2}}, 'only kind = "latent" has a decoder'),
         ({"model": {"kind": "latent", "refiner_pieces": True}}, "refiner_pieces: this model has"),
+        ({"model": {"kind": "latent", "refiner_bridges": True}}, "refiner_bridges: this model has"),
         ({"model": {"kind": "latent", "refiner_layers": -1}}, "refiner_layers must be >= 0"),
         ({"model": {"kind": "latent", "refiner_passes": 0}}, "refiner_passes must be >= 1"),
         ({"model": {"kind": "latent", "refiner_passes": 2}}, "this model has no refiner"),
@@ -263,6 +275,10 @@ def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
         ),
         ({"train": {"valence_target_every_pass": True}}, "every_pass needs valence_target_w"),
         ({"model": {"kind": "latent"}, "train": {"train_generator": False}}, "nothing to train"),
+        (
+            {"model": {"kind": "latent", "refiner_layers": 1}, "train": {"init_refiner": False}},
+            "init_refiner = false starts a refiner fresh",
+        ),
     ],
 )
 def test_refiner_settings_are_checked(sections, message):
