@@ -146,9 +146,6 @@ class ModelConfig:
     refiner_pieces: bool = False
     """``"latent"``: the refiner also reads which atoms its input graph joins into one piece, so
     that it can see (and join) a molecule in pieces."""
-    refiner_bridges: bool = False
-    """``"latent"``: the refiner also reads which bonds of its input graph lie on no ring, so that
-    it can see which bond it must not drop to keep the molecule whole."""
     critic_hidden: tuple[int, ...] = (512, 256)
     """``"latent"``: widths of the latent critic's MLP (LatentGAN: 512, 256)."""
     conditions: tuple[str, ...] = ()
@@ -171,11 +168,7 @@ class ModelConfig:
             raise ValueError(f"[model] refiner_layers must be >= 0, got {self.refiner_layers}")
         if self.refiner_passes < 1:
             raise ValueError(f"[model] refiner_passes must be >= 1, got {self.refiner_passes}")
-        refiner_settings = {
-            "passes": self.refiner_passes != 1,
-            "pieces": self.refiner_pieces,
-            "bridges": self.refiner_bridges,
-        }
+        refiner_settings = {"passes": self.refiner_passes != 1, "pieces": self.refiner_pieces}
         asked = [name for name, given in refiner_settings.items() if given]
         if asked and not self.refiner_layers:
             raise ValueError(

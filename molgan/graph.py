@@ -35,7 +35,6 @@ __all__ = [
     "graphs_to_smiles",
     "decode_arrays",
     "same_piece",
-    "bridges",
 ]
 
 
@@ -155,44 +154,7 @@ def same_piece(graph: MolGraph) -> torch.Tensor:
         [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 0]]
     """
     real = graph.atoms > 0
-    return _reachable(_edges(graph), real)
-
-
-def bridges(graph: MolGraph) -> torch.Tensor:
-    """``[B, N, N]`` bool: the bonds of a class-id graph whose removal cuts their two atoms apart.
-
-    A bond is a bridge when it lies on no ring (in a molecule, every acyclic bond). Batched: for
-    each pair of atoms the graph without that pair's bond is searched as in :func:`same_piece`,
-    so the cost is ``N^2`` reachability searches per graph.
-
-    Examples:
-        >>> atoms = torch.tensor([[1, 1, 1, 1]])  # a triangle 0-1-2 and a tail 2-3
-        >>> bonds = torch.zeros(1, 4, 4, dtype=torch.long)
-        >>> for i, j in [(0, 1), (1, 2), (0, 2), (2, 3)]:
-        ...     bonds[0, i, j] = bonds[0, j, i] = 1
-        >>> bridges(MolGraph(atoms, bonds))[0].int().tolist()
-        [[0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]]
-    """
-    edges = _edges(graph)  # [B, N, N]
-    b, n = edges.shape[:2]
-    pair = torch.eye(n * n, dtype=torch.bool, device=edges.device).view(n * n, n, n)
-    cut = pair | pair.transpose(1, 2)  # [N*N, N, N]: the pair (i, j) in both directions
-    without = edges[:, None] & ~cut  # [B, N*N, N, N]: each graph less one pair's bond
-    real = (graph.atoms > 0)[:, None].expand(b, n * n, n)
-    reach = _reachable(without.reshape(b * n * n, n, n), real.reshape(b * n * n, n))
-    i, j = torch.arange(n, device=edges.device)[:, None], torch.arange(n, device=edges.device)
-    joined = reach.view(b, n, n, n, n)[:, i, j, i, j]  # [B, N, N]: i reaches j without bond i-j
-    return edges & ~joined
-
-
-def _edges(graph: MolGraph) -> torch.Tensor:
-    """``[B, N, N]`` bool: the bonds between real atoms."""
-    real = graph.atoms > 0
-    return (graph.bonds > 0) & real[:, :, None] & real[:, None, :]
-
-
-def _reachable(edges: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """``[B, N, N]`` bool reachability over ``edges`` among ``real`` atoms (repeated squaring)."""
+    edges = (graph.bonds > 0) & real[:, :, None] & real[:, None, :]
     reach = (edges | torch.diag_embed(real)).float()
     for _ in range(max(1, math.ceil(math.log2(max(reach.shape[1], 2))))):  # paths double
         reach = (reach @ reach).clamp(max=1.0)

@@ -5,8 +5,7 @@ each likely can together exceed an atom's valence: in one pass the decoder never
 choices. The refiner reads them. Its input is the decoder's argmax graph (atom and bond classes),
 their probabilities, each atom's used valence (the sum of its bond orders, one of the structural
 features DiGress feeds its denoiser; Vignac et al., ICLR 2023), optionally which atoms lie in
-one piece (another of them: connected components) and which bonds lie on no ring (so that
-dropping one cuts the molecule), and the code; a graph transformer
+one piece (another of them: connected components), and the code; a graph transformer
 (bond classes and probabilities as per-head attention biases) turns them into corrections that
 are added to the decoder's logits. Its output layers start at zero, so an untrained refiner
 changes nothing. The refiner is part of the model: no rule of chemistry acts at sampling time,
@@ -21,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from molgan.graph import DenseGraph, bridges, same_piece
+from molgan.graph import DenseGraph, same_piece
 from molgan.models.layers import TransformerBlock, symmetric_pair_features
 from molgan.sampling import logits_to_graph
 from molgan.vocab import Vocabulary
@@ -45,9 +44,6 @@ class GraphRefiner(nn.Module):
         slot_init: Standard deviation of the slot embeddings at initialisation.
         pieces: Also read, for every pair of atoms, whether the argmax graph joins them (so that
             it can see a molecule in pieces, which a few layers of attention cannot trace).
-        bridges: Also read, for every bond of the argmax graph, whether it lies on no ring, so
-            that dropping it would cut the molecule in two (``N^2`` reachability searches per
-            graph and pass).
 
     Examples:
         >>> vocab = Vocabulary.qm9()
@@ -69,10 +65,9 @@ class GraphRefiner(nn.Module):
         passes: int = 1,
         slot_init: float = 0.02,
         pieces: bool = False,
-        bridges: bool = False,
     ) -> None:
         super().__init__()
-        self.passes, self.pieces, self.bridges = passes, pieces, bridges
+        self.passes, self.pieces = passes, pieces
         t, y, n = vocab.n_atom_classes, vocab.n_bond_classes, vocab.max_atoms
         self.register_buffer("_orders", torch.tensor(vocab.bond_orders), persistent=False)
         off_diagonal = ~torch.eye(n, dtype=torch.bool)[..., None]
@@ -80,7 +75,7 @@ class GraphRefiner(nn.Module):
         self.atom_input = nn.Linear(2 * t + _USED_VALENCE_CLASSES, dim)
         self.code = nn.Linear(latent_dim, dim)
         self.slot_embedding = nn.Parameter(torch.randn(n, dim) * slot_init)  # [N, D]
-        pair_inputs = 2 * y + int(pieces) + int(bridges)
+        pair_inputs = 2 * y + int(pieces)
         self.bond_bias = nn.Linear(pair_inputs, heads)
         self.layers = nn.ModuleList(TransformerBlock(dim, heads) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
@@ -107,7 +102,6 @@ class GraphRefiner(nn.Module):
             cfg.refiner_passes,
             cfg.ae_slot_init,
             cfg.refiner_pieces,
-            cfg.refiner_bridges,
         )
 
     def forward(self, logits: DenseGraph, codes: torch.Tensor) -> DenseGraph:
@@ -144,9 +138,7 @@ class GraphRefiner(nn.Module):
         features = [F.one_hot(graph.bonds, y).to(dtype), logits.bonds.softmax(-1)]
         if self.pieces:
             features.append(same_piece(graph).unsqueeze(-1).to(dtype))
-        if self.bridges:
-            features.append(bridges(graph).unsqueeze(-1).to(dtype))
-        pairs = torch.cat(features, dim=-1)  # [B, N, N, 2Y (+ 1 + 1)], symmetric
+        pairs = torch.cat(features, dim=-1)  # [B, N, N, 2Y (+ 1)], symmetric
         h = self.atom_input(nodes) + self.code(codes).unsqueeze(1) + self.slot_embedding
         bias = self.bond_bias(pairs).permute(0, 3, 1, 2)  # [B, H, N, N]
         for layer in self.layers:

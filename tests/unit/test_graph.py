@@ -9,12 +9,10 @@ from molgan.graph import (
     MolGraph,
     TooManyAtomsError,
     UnknownAtomError,
-    bridges,
     graph_to_mol,
     graphs_to_mols,
     graphs_to_smiles,
     mol_to_graph,
-    same_piece,
 )
 from molgan.io import read_smiles
 from molgan.vocab import Vocabulary
@@ -155,58 +153,3 @@ def test_an_aromatic_ring_that_cannot_be_kekulized_decodes_to_none():
     atoms = graph.atoms.clone()
     atoms[atoms == vocab.atom_id("N", 0, 1)] = vocab.atom_id("N")
     assert graph_to_mol(MolGraph(atoms, graph.bonds), vocab) is None
-
-
-def test_bridges_are_the_bonds_on_no_ring():
-    """On QM9 molecules, a bond is a bridge exactly when RDKit puts it on no ring."""
-    vocab = Vocabulary.qm9()
-    smiles = read_smiles(QM9_PATH)
-    rows = np.random.default_rng(1).choice(len(smiles), 300, replace=False).tolist()
-    mols = [Chem.MolFromSmiles(smiles[row]) for row in rows]
-    graphs = [mol_to_graph(mol, vocab) for mol in mols]
-    batch = MolGraph(torch.stack([g.atoms for g in graphs]), torch.stack([g.bonds for g in graphs]))
-    found = bridges(batch)
-    expected = torch.zeros_like(found)
-    for k, mol in enumerate(mols):
-        for bond in mol.GetBonds():
-            i, j = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
-            expected[k, i, j] = expected[k, j, i] = not bond.IsInRing()
-    assert int(expected.sum()) > 0 and int((~expected & (batch.bonds > 0)).sum()) > 0  # both kinds
-    assert torch.equal(found, expected)
-
-
-def test_bridges_of_random_graphs_cut_their_atoms_apart():
-    """Removing a bond separates its atoms exactly when it is reported as a bridge."""
-    gen = torch.Generator().manual_seed(3)
-    n = 7
-    atoms = torch.randint(0, 3, (40, n), generator=gen)  # some padding slots among real atoms
-    upper = torch.randint(0, 4, (40, n, n), generator=gen).triu(1) * (
-        torch.rand(40, n, n, generator=gen) < 0.35
-    )
-    graph = MolGraph(atoms, upper + upper.transpose(1, 2))
-    found = bridges(graph)
-    pieces = same_piece(graph)
-    for k, i, j in (graph.bonds > 0).nonzero().tolist():
-        if atoms[k, i] == 0 or atoms[k, j] == 0:
-            assert not found[k, i, j]  # a bond to padding is no bond
-            continue
-        cut = graph.bonds[k].clone()
-        cut[i, j] = cut[j, i] = 0
-        apart = j not in _reached_from(i, atoms[k].tolist(), cut.tolist())
-        assert bool(found[k, i, j]) == apart, (k, i, j)
-    assert not (found & ~pieces).any()  # a bridge joins atoms of one piece
-    assert (
-        found.any()
-        and ((graph.bonds > 0) & (atoms[:, :, None] > 0) & (atoms[:, None] > 0) & ~found).any()
-    )
-
-
-def _reached_from(start: int, atoms: list[int], bonds: list[list[int]]) -> set[int]:
-    """The real atoms a depth-first search from ``start`` reaches over bonds."""
-    seen, stack = {start}, [start]
-    while stack:
-        i = stack.pop()
-        new = {j for j, a in enumerate(atoms) if a > 0 and bonds[i][j] > 0} - seen
-        seen |= new
-        stack += new
-    return seen

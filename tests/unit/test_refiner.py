@@ -10,7 +10,7 @@ import torch
 import molgan.models.refiner as refiner_module
 from molgan.checkpoint import export_checkpoint
 from molgan.config import Config
-from molgan.graph import DenseGraph
+from molgan.graph import DenseGraph, same_piece
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphDecoder, GraphRefiner, LatentGenerator
 from molgan.models.autoencoder import reconstruction_loss, valence_target_loss
@@ -188,7 +188,6 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
             "refiner_layers": 1,
             "transport_steps": 2,
             "refiner_pieces": True,
-            "refiner_bridges": True,
             "refiner_passes": 2,
         },
         autoencoder={"steps": 0},
@@ -220,7 +219,7 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     assert _digest(trainer.sampler.noise_map) == _digest(gan.generator.noise_map)
     assert family._valence_mask.join_pieces  # the teacher joins pieces
     loaded = MolGAN.load(tmp_path / "ref")
-    assert loaded.generator.refiner.pieces and loaded.generator.refiner.bridges
+    assert loaded.generator.refiner.pieces
     expected = MolGAN(trainer.sampler.eval(), vocab, stage, family.critic)
     assert loaded.sample(50, seed=2, keep_invalid=True) == expected.sample(
         50, seed=2, keep_invalid=True
@@ -241,19 +240,15 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     assert not fresh.module.refiner.bond_head[-1].weight.any()  # untrained: the identity
 
 
-@pytest.mark.parametrize("feature", ["same_piece", "bridges"])
-def test_a_refiner_with_structure_inputs_reads_them(monkeypatch, feature):
-    """The same logits, read with another pieces (or bridges) input, refine differently."""
+def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
+    """The same logits, read as one piece instead of their real pieces, refine differently."""
     vocab = Vocabulary.qm9()
-    option = {"same_piece": "pieces", "bridges": "bridges"}[feature]
-    refiner = _active(
-        GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2, **{option: True})
-    )
+    refiner = _active(GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2, pieces=True))
     logits = _symmetric_logits(2, vocab)
     codes = torch.randn(2, 8)
-    assert not getattr(refiner_module, feature)(logits_to_graph(logits)).all()
+    assert not same_piece(logits_to_graph(logits)).all()  # the input is in pieces
     real = refiner(logits, codes).bonds
-    monkeypatch.setattr(refiner_module, feature, lambda graph: torch.ones_like(graph.bonds))
+    monkeypatch.setattr(refiner_module, "same_piece", lambda graph: torch.ones_like(graph.bonds))
     assert (refiner(logits, codes).bonds - real).abs().max() > 1e-2
     plain = GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2)
     assert plain.bond_bias.in_features == refiner.bond_bias.in_features - 1  # old weights load
@@ -264,7 +259,6 @@ def test_a_refiner_with_structure_inputs_reads_them(monkeypatch, feature):
     [
         ({"model": {"refiner_layers": 2}}, 'only kind = "latent" has a decoder'),
         ({"model": {"kind": "latent", "refiner_pieces": True}}, "refiner_pieces: this model has"),
-        ({"model": {"kind": "latent", "refiner_bridges": True}}, "refiner_bridges: this model has"),
         ({"model": {"kind": "latent", "refiner_layers": -1}}, "refiner_layers must be >= 0"),
         ({"model": {"kind": "latent", "refiner_passes": 0}}, "refiner_passes must be >= 1"),
         ({"model": {"kind": "latent", "refiner_passes": 2}}, "this model has no refiner"),
