@@ -232,12 +232,18 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     deeper = stage.replace(model={"refiner_layers": 2}, train={"init_from": str(tmp_path / "ref")})
     with pytest.raises(ValueError, match="does not fit"):
         Trainer(deeper, vocab, graphs, device="cpu", progress=False)
-    # Unless it asks to start its refiner fresh: on the same G, decoder and critic.
-    fresh = Trainer(deeper.replace(train={"init_refiner": False}), vocab, graphs, device="cpu")
-    assert _digest(fresh.module.generator.noise_map) == _digest(gan.generator.noise_map)
-    assert _digest(fresh.module.decoder) == before["decoder"]
-    assert len(fresh.module.refiner.layers) == 2
-    assert not fresh.module.refiner.bond_head[-1].weight.any()  # untrained: the identity
+    # Unless it asks to start its refiner fresh: on the same G, decoder and critic, at any depth.
+    same_depth = stage.replace(train={"init_from": str(tmp_path / "ref")})
+    taken = Trainer(same_depth, vocab, graphs, device="cpu")
+    assert taken.module.refiner.bond_head[-1].weight.any()  # the trained refiner, by default
+    for config in (deeper, same_depth):
+        fresh = Trainer(config.replace(train={"init_refiner": False}), vocab, graphs, device="cpu")
+        assert _digest(fresh.module.generator.noise_map) == _digest(gan.generator.noise_map)
+        assert _digest(fresh.module.decoder) == before["decoder"]
+        assert _digest(fresh.module.critic) == _digest(family.critic)
+        assert not fresh.module.refiner.bond_head[-1].weight.any()  # untrained: the identity
+        assert _digest(fresh.sampler.refiner) == _digest(fresh.module.refiner)  # and its average
+    assert len(fresh.module.refiner.layers) == 1 and len(taken.module.refiner.layers) == 1
 
 
 def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
