@@ -26,7 +26,7 @@ structure penalty and REINFORCE work on it unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from molgan.conditions import ConditionError, condition_sizes
-from molgan.graph import DenseGraph
+from molgan.graph import DenseGraph, MolGraph
 from molgan.models.base import standard_normal
 from molgan.models.conditioning import ConditionPrior
 from molgan.models.generator import NO_BOND_LOGIT_GAP
@@ -170,13 +170,21 @@ def valence_target_loss(
     return reconstruction_loss(logits, valence_target(logits if source is None else source, mask))
 
 
-def valence_target(logits: DenseGraph, mask: ValenceMask) -> DenseGraph:
+def valence_target(
+    logits: DenseGraph,
+    mask: ValenceMask,
+    complete: Callable[[MolGraph], MolGraph] | None = None,
+) -> DenseGraph:
     """The one-hot graph ``logits`` decode to through ``mask`` (no gradient).
 
     A fixed target: several outputs (a refiner's passes) can be judged against one decode.
+    ``complete`` rewrites the decoded class ids before they become the target (the refiner's
+    aromatic completion, :func:`molgan.aromatic.aromatize_graphs`).
     """
     with torch.no_grad():
         target = mask.decode(logits)
+        if complete is not None:
+            target = complete(target)
     return DenseGraph(
         F.one_hot(target.atoms, logits.atoms.shape[-1]).to(logits.atoms.dtype),
         F.one_hot(target.bonds, logits.bonds.shape[-1]).to(logits.bonds.dtype),

@@ -19,10 +19,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import torch
 
+from molgan.aromatic import aromatize_graphs
 from molgan.checkpoint import load_checkpoint
 from molgan.conditions import label_molecules
 from molgan.config import Config
@@ -131,6 +133,9 @@ class LatentFamily:
             ValenceMask(vocab, join_pieces=cfg.valence_target_joins)
             if cfg.valence_target_weight
             else None
+        )
+        self._complete_rings = (
+            partial(aromatize_graphs, vocab=vocab) if cfg.valence_target_aromatize else None
         )
         if not cfg.train_generator:
             self._check_fixed_generator()
@@ -260,8 +265,9 @@ class LatentFamily:
                         loss_g, noise, logits, fake, self.generator, step
                     )
                 if self._valence_mask is not None:
-                    # A refiner learns the repairs of what the decoder decodes (a fixed target).
-                    target = valence_target(decoded, self._valence_mask)  # one decode per step
+                    # A refiner learns the repairs of what the decoder decodes (a fixed target,
+                    # one decode per step).
+                    target = valence_target(decoded, self._valence_mask, self._complete_rings)
                     judged = passes if cfg.valence_target_every_pass else passes[-1:]
                     loss = sum(reconstruction_loss(out, target) for out in judged) / len(judged)
                     loss_g = loss_g + cfg.valence_target_weight * loss

@@ -198,6 +198,7 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
             "valence_target_weight": 1.0,
             "valence_target_joins": True,
             "valence_target_every_pass": True,
+            "valence_target_aromatize": True,
             "ema": 0.9,
             "steps": 6,
         },
@@ -218,6 +219,7 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     assert {name for name, part in parts.items() if _digest(part) != before[name]} == {"refiner"}
     assert _digest(trainer.sampler.noise_map) == _digest(gan.generator.noise_map)
     assert family._valence_mask.join_pieces  # the teacher joins pieces
+    assert family._complete_rings is not None  # and completes aromatic rings
     loaded = MolGAN.load(tmp_path / "ref")
     assert loaded.generator.refiner.pieces
     expected = MolGAN(trainer.sampler.eval(), vocab, stage, family.critic)
@@ -274,6 +276,7 @@ def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
             r"every_pass needs \[model\] refiner_passes > 1",
         ),
         ({"train": {"valence_target_every_pass": True}}, "every_pass needs valence_target_w"),
+        ({"train": {"valence_target_aromatize": True}}, "aromatize needs valence_target_w"),
         ({"model": {"kind": "latent"}, "train": {"train_generator": False}}, "nothing to train"),
         (
             {"model": {"kind": "latent", "refiner_layers": 1}, "train": {"init_refiner": False}},
