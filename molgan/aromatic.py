@@ -91,8 +91,9 @@ def aromatize_graphs(graphs: MolGraph, vocab: Vocabulary) -> MolGraph:
     """Class-id graphs with the ring dienes :func:`aromatized` completes, in Kekulé bonds.
 
     ``graphs`` holds ``atoms [B, N]`` and ``bonds [B, N, N]``; a completed ring is written back
-    at its atoms' own slots (padding may sit between them). Graphs that do not decode, or have
-    no ring diene to complete, come back unchanged.
+    at its atoms' own slots (padding may sit between them), in the Kekulé form that changes the
+    fewest bonds of the graph, so that the refiner learns the smallest edit. Graphs that do
+    not decode, or have no ring diene to complete, come back unchanged.
 
     Raises:
         ValueError: ``vocab`` has aromatic bonds (the rule completes Kekulé rings).
@@ -115,10 +116,10 @@ def aromatize_graphs(graphs: MolGraph, vocab: Vocabulary) -> MolGraph:
         done = aromatized(mol) if mol is not None else None
         if done is None:
             continue
-        Chem.Kekulize(done, clearAromaticFlags=True)
         slots = np.flatnonzero(atom_ids[k] > 0)  # the mol's atom i sits in slots[i]
-        for bond in done.GetBonds():
-            i, j = slots[bond.GetBeginAtomIdx()], slots[bond.GetEndAtomIdx()]
+        ends = [(slots[b.GetBeginAtomIdx()], slots[b.GetEndAtomIdx()]) for b in done.GetBonds()]
+        form = _closest_kekule(done, [bond_ids[k, i, j] for i, j in ends], vocab)
+        for bond, (i, j) in zip(form.GetBonds(), ends, strict=True):
             bond_ids[k, i, j] = bond_ids[k, j, i] = vocab.bond_id(bond.GetBondType())
     bonds = torch.from_numpy(bond_ids).to(device=graphs.bonds.device, dtype=graphs.bonds.dtype)
     return MolGraph(graphs.atoms, bonds)
@@ -164,3 +165,24 @@ def _bridged(mol: Chem.Mol, ring: tuple[int, ...], rings: tuple[tuple[int, ...],
         if len(shared) > 2 or mol.GetBondBetweenAtoms(*shared) is None:
             return True
     return False
+
+
+def _closest_kekule(mol: Chem.Mol, before: list[int], vocab: Vocabulary) -> Chem.Mol:
+    """The Kekulé form of ``mol`` whose bond classes differ least from ``before``.
+
+    ``before`` holds a class id per bond index; charges stay as they are, and RDKit's own form
+    wins a tie.
+    """
+    charges = [atom.GetFormalCharge() for atom in mol.GetAtoms()]
+    own = Chem.Mol(mol)
+    Chem.Kekulize(own, clearAromaticFlags=True)
+    best, fewest = own, None
+    for form in [own, *Chem.ResonanceMolSupplier(mol, Chem.KEKULE_ALL)]:
+        if form is None or [a.GetFormalCharge() for a in form.GetAtoms()] != charges:
+            continue
+        changed = sum(
+            vocab.bond_id(bond.GetBondType()) != before[bond.GetIdx()] for bond in form.GetBonds()
+        )
+        if fewest is None or changed < fewest:
+            best, fewest = form, changed
+    return best

@@ -65,6 +65,8 @@ def test_graphs_are_completed_at_their_own_slots_and_others_are_untouched():
     assert torch.equal(done.bonds > 0, batch.bonds > 0)  # the same pairs bonded
     expected = [e for _, e in COMPLETED] + [Chem.CanonSmiles(s) for s in LEFT]
     assert graphs_to_smiles(done, vocab) == expected
+    # The smallest edit: the pyridinol needs one double bond between its two sp3 ring atoms.
+    assert (done.bonds[0] != batch.bonds[0]).sum().item() == 2  # one pair, both triangles
 
 
 def test_completion_refuses_aromatic_bonds():
