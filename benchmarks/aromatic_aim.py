@@ -1,0 +1,123 @@
+"""What a latent model's draws aimed at aromatic molecules become.
+
+Encodes the training set with the checkpoint's encoder, draws ``-n`` samples the way
+``molgan sample`` does (same seed, same transport and refiner), and splits the draws by whether
+the nearest training code (Euclidean) belongs to a molecule with an aromatic ring. For each group
+it prints the share of draws that decode to an aromatic molecule, a ring diene
+(``molgan.aromatic.ring_dienes``), another molecule with a five- or six-membered ring (one double
+bond in it, or none), one without such a ring, or nothing valid; and how often the draw decodes to
+its nearest training molecule. Used in docs/results.md ("Half-made aromatic rings").
+
+Usage: python benchmarks/aromatic_aim.py CHECKPOINT [-n 5000] [--seed 0] [--examples 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+from collections import Counter
+from pathlib import Path
+
+import torch
+from rdkit import Chem
+
+from molgan.aromatic import RING_SIZES, ring_dienes
+from molgan.checkpoint import load_checkpoint
+from molgan.chem import quiet_rdkit, strict_smiles
+from molgan.graph import MolGraph, graphs_to_mols
+from molgan.model import MolGAN, load_training_graphs
+from molgan.models import GraphEncoder
+from molgan.sampling import generate_graphs
+
+KINDS = (
+    "aromatic",
+    "ring diene",
+    "5/6 ring, one double bond",
+    "5/6 ring, saturated",
+    "no 5/6 ring",
+    "invalid",
+)
+
+
+def kind(mol: Chem.Mol | None) -> str:
+    """Which of :data:`KINDS` a strictly valid molecule (or ``None``) is."""
+    if mol is None:
+        return "invalid"
+    if any(atom.GetIsAromatic() for atom in mol.GetAtoms()):
+        return "aromatic"
+    if ring_dienes(mol):
+        return "ring diene"
+    rings = [r for r in mol.GetRingInfo().BondRings() if len(r) in RING_SIZES]
+    if not rings:
+        return "no 5/6 ring"
+    doubles = [
+        sum(mol.GetBondWithIdx(b).GetBondType() == Chem.BondType.DOUBLE for b in r) for r in rings
+    ]
+    return "5/6 ring, one double bond" if 1 in doubles else "5/6 ring, saturated"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("-n", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--examples", type=int, default=20, help="non-aromatic draws to show")
+    args = parser.parse_args()
+    checkpoint = load_checkpoint(args.checkpoint)
+    config, vocab = checkpoint.config, checkpoint.vocab
+    encoder = GraphEncoder.from_config(config.model, vocab).eval()
+    encoder.load_state_dict(checkpoint.weights["encoder"])
+    model = MolGAN.load(args.checkpoint)
+    _, graphs = load_training_graphs(config, progress=False)
+    train = MolGraph(graphs.atoms.long(), graphs.bonds.long())
+    with torch.no_grad(), quiet_rdkit():
+        codes = torch.cat(
+            [
+                encoder(
+                    MolGraph(train.atoms[i : i + 4096], train.bonds[i : i + 4096]).one_hot(vocab)
+                )
+                for i in range(0, len(train.atoms), 4096)
+            ]
+        )  # [M, Z]
+        train_mols = graphs_to_mols(train, vocab)
+    aromatic = [m is not None and any(a.GetIsAromatic() for a in m.GetAtoms()) for m in train_mols]
+    print(f"training molecules with an aromatic ring: {sum(aromatic) / len(aromatic):.3f}")
+    generator, settings = model.generator.eval(), config.model
+    rng = torch.Generator().manual_seed(args.seed)
+    draws = []  # (molecule or None, nearest training index, distance)
+    with torch.no_grad():
+        for sampled, noise in generate_graphs(
+            generator, args.n, rng, settings.temperature, 1000, transport=model._transport()
+        ):
+            distance, nearest = torch.cdist(generator.codes(noise), codes).min(1)
+            with quiet_rdkit():
+                mols = graphs_to_mols(sampled, vocab)
+            for mol, j, d in zip(mols, nearest.tolist(), distance.tolist(), strict=True):
+                draws.append((mol if strict_smiles(mol) else None, j, d))
+    for label, wanted in (("aromatic", True), ("not aromatic", False)):
+        group = [draw for draw in draws if aromatic[draw[1]] == wanted]
+        counts = Counter(kind(mol) for mol, _, _ in group)
+        same = sum(
+            mol is not None and Chem.MolToSmiles(mol) == Chem.MolToSmiles(train_mols[j])
+            for mol, j, _ in group
+        )
+        median = sorted(d for *_, d in group)[len(group) // 2]
+        print(
+            f"nearest training molecule {label}: {len(group) / len(draws):.3f} of draws, "
+            f"median distance {median:.2f}, equal to it {same / len(group):.3f}"
+        )
+        for name in KINDS:
+            print(f"    {name:<28} {counts[name] / len(group):.3f}")
+    missed = [
+        (strict_smiles(mol), Chem.MolToSmiles(train_mols[j]), kind(mol))
+        for mol, j, _ in draws
+        if aromatic[j] and kind(mol) != "aromatic"
+    ]
+    for drawn, nearest, name in random.Random(args.seed).sample(
+        missed, min(args.examples, len(missed))
+    ):
+        print(f"    draw {drawn or '(invalid)':<24} nearest {nearest:<24} {name}")
+
+
+if __name__ == "__main__":
+    main()
