@@ -330,6 +330,10 @@ class TrainConfig:
     leaves half made (:func:`molgan.aromatic.aromatize_graphs`: a five- or six-membered ring
     with two double bonds becomes aromatic where the same atoms allow it). QM9 holds 3 such
     ring dienes in 10,000 molecules, a latent model's samples 4 in 100 (``docs/results.md``)."""
+    valence_target_aromatize_draws: int = 0
+    """With ``valence_target_aromatize``: extra draws of G per step, decoded without gradient,
+    whose decodes have a ring to complete join the valence target (with the refiner's gradient),
+    since about 1 draw in 70 has one: too few in a batch to learn from. 0 = none."""
 
     def __post_init__(self) -> None:
         for name in _POSITIVE_COUNTS:
@@ -447,6 +451,12 @@ class Config:
         ):
             if getattr(train, name) and not train.valence_target_weight:
                 raise ValueError(f"[train] {name} needs valence_target_weight > 0")
+        if train.valence_target_aromatize_draws < 0:
+            raise ValueError("[train] valence_target_aromatize_draws must be >= 0")
+        if train.valence_target_aromatize_draws and not train.valence_target_aromatize:
+            raise ValueError(
+                "[train] valence_target_aromatize_draws needs valence_target_aromatize = true"
+            )
         if train.valence_target_every_pass and self.model.refiner_passes < 2:
             raise ValueError("[train] valence_target_every_pass needs [model] refiner_passes > 1")
         if not train.init_refiner and not (train.init_from and self.model.refiner_layers):

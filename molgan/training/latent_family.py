@@ -270,6 +270,8 @@ class LatentFamily:
                     target = valence_target(decoded, self._valence_mask, self._complete_rings)
                     judged = passes if cfg.valence_target_every_pass else passes[-1:]
                     loss = sum(reconstruction_loss(out, target) for out in judged) / len(judged)
+                    if cfg.valence_target_aromatize_draws:
+                        loss = loss + self._completion_loss(cfg.valence_target_aromatize_draws)
                     loss_g = loss_g + cfg.valence_target_weight * loss
                 if (cfg.train_decoder or self.refiner is not None) and cfg.reconstruction_weight:
                     loss_g = loss_g + cfg.reconstruction_weight * self._reconstruction()
@@ -326,6 +328,27 @@ class LatentFamily:
         if self.transport is None:
             return codes
         return self._codes_of(self.transport(self.generator, noise))
+
+    def _completion_loss(self, draws: int) -> torch.Tensor:
+        """The valence target's loss on the extra draws whose decode has a ring to complete.
+
+        ``draws`` draws of G (``[train] valence_target_aromatize_draws``) are decoded without
+        gradient; the refiner is judged on those whose target completes an aromatic ring.
+        """
+        noise = self.generator.sample_z(draws, self.rng)
+        with torch.no_grad():  # G's own codes: the transport would only cost time here
+            codes = self._codes_of(noise)
+            decoded = self._decode(codes)
+            plain = self._valence_mask.decode(decoded)
+            done = self._complete_rings(plain)
+        rows = (done.bonds != plain.bonds).flatten(1).any(-1)  # [draws]
+        if not rows.any():
+            return codes.new_zeros(())
+        decoded = DenseGraph(decoded.atoms[rows], decoded.bonds[rows])
+        target = MolGraph(done.atoms[rows], done.bonds[rows]).one_hot(self.vocab)
+        passes = self._refine(decoded, codes[rows])
+        judged = passes if self.config.train.valence_target_every_pass else passes[-1:]
+        return sum(reconstruction_loss(out, target) for out in judged) / len(judged)
 
     def _reconstruction(self) -> torch.Tensor:
         """The autoencoder's loss on a batch of training codes, with its training noise.

@@ -10,7 +10,7 @@ import torch
 import molgan.models.refiner as refiner_module
 from molgan.checkpoint import export_checkpoint
 from molgan.config import Config
-from molgan.graph import DenseGraph, same_piece
+from molgan.graph import DenseGraph, MolGraph, same_piece
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphDecoder, GraphRefiner, LatentGenerator
 from molgan.models.autoencoder import reconstruction_loss, valence_target_loss
@@ -220,6 +220,14 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     assert _digest(trainer.sampler.noise_map) == _digest(gan.generator.noise_map)
     assert family._valence_mask.join_pieces  # the teacher joins pieces
     assert family._complete_rings is not None  # and completes aromatic rings
+    # Extra draws count only where the completion changes the target.
+    family._complete_rings = lambda graphs: graphs
+    assert family._completion_loss(16).item() == 0.0
+    family._complete_rings = lambda g: MolGraph(g.atoms, torch.where(g.bonds > 0, 0, g.bonds))
+    loss = family._completion_loss(16)
+    loss.backward()
+    assert loss.item() > 0 and family.refiner.bond_head[-1].weight.grad.abs().sum() > 0
+    family.refiner.zero_grad()
     loaded = MolGAN.load(tmp_path / "ref")
     assert loaded.generator.refiner.pieces
     expected = MolGAN(trainer.sampler.eval(), vocab, stage, family.critic)
@@ -277,6 +285,8 @@ def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
         ),
         ({"train": {"valence_target_every_pass": True}}, "every_pass needs valence_target_w"),
         ({"train": {"valence_target_aromatize": True}}, "aromatize needs valence_target_w"),
+        ({"train": {"valence_target_aromatize_draws": 8}}, "draws needs valence_target_arom"),
+        ({"train": {"valence_target_aromatize_draws": -1}}, "aromatize_draws must be >= 0"),
         ({"model": {"kind": "latent"}, "train": {"train_generator": False}}, "nothing to train"),
         (
             {"model": {"kind": "latent", "refiner_layers": 1}, "train": {"init_refiner": False}},
