@@ -333,7 +333,9 @@ class LatentFamily:
         """The valence target's loss on the extra draws whose decode has a ring to complete.
 
         ``draws`` draws of G (``[train] valence_target_aromatize_draws``) are decoded without
-        gradient; the refiner is judged on those whose target completes an aromatic ring.
+        gradient; the refiner is judged on those whose target completes an aromatic ring, each
+        weighted as one graph of the step's batch (weighted as the whole batch, 14 graphs a step
+        taught the refiner to rewrite aromatic rings it was given: ``docs/results.md``).
         """
         noise = self.generator.sample_z(draws, self.rng)
         with torch.no_grad():  # G's own codes: the transport would only cost time here
@@ -348,7 +350,9 @@ class LatentFamily:
         target = MolGraph(done.atoms[rows], done.bonds[rows]).one_hot(self.vocab)
         passes = self._refine(decoded, codes[rows])
         judged = passes if self.config.train.valence_target_every_pass else passes[-1:]
-        return sum(reconstruction_loss(out, target) for out in judged) / len(judged)
+        loss = sum(reconstruction_loss(out, target) for out in judged) / len(judged)
+        # Weighted per graph as the batch's own targets are: a graph counts once, not more.
+        return loss * rows.sum() / self.config.train.batch_size
 
     def _reconstruction(self) -> torch.Tensor:
         """The autoencoder's loss on a batch of training codes, with its training noise.
