@@ -4,11 +4,14 @@ Encodes the training set with the checkpoint's encoder, draws ``-n`` samples the
 ``molgan sample`` does (same seed, same transport and refiner), and splits the draws by whether
 the nearest training code (Euclidean) belongs to a molecule with an aromatic ring. For each group
 it prints the share of draws that decode to an aromatic molecule, a ring diene
-(``molgan.aromatic.ring_dienes``), another molecule with a five- or six-membered ring (one double
-bond in it, or none), one without such a ring, or nothing valid; and how often the draw decodes to
-its nearest training molecule. Used in docs/results.md ("Half-made aromatic rings").
+(``molgan.aromatic.ring_dienes``), another molecule with a five- or six-membered ring (with a
+double bond in one, or without), one without such a ring, or nothing valid; and how often the
+draw decodes to its nearest training molecule. Draws go through the checkpoint's transport and
+refiner, as its samples do. ``--files`` prints the same shares for SMILES files (QM9's
+reference, a model's samples). Used in docs/results.md ("Half-made aromatic rings").
 
 Usage: python benchmarks/aromatic_aim.py CHECKPOINT [-n 5000] [--seed 0] [--examples 20]
+       [--files FILE.smi ...]
 """
 
 from __future__ import annotations
@@ -23,16 +26,18 @@ from rdkit import Chem
 
 from molgan.aromatic import RING_SIZES, ring_dienes
 from molgan.checkpoint import load_checkpoint
-from molgan.chem import quiet_rdkit, strict_smiles
+from molgan.chem import parse_smiles, quiet_rdkit, strict_smiles
 from molgan.graph import MolGraph, graphs_to_mols
+from molgan.io import read_smiles
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphEncoder
 from molgan.sampling import generate_graphs
+from molgan.training.latent_family import encode_graphs
 
 KINDS = (
     "aromatic",
     "ring diene",
-    "5/6 ring, one double bond",
+    "5/6 ring with a double bond",
     "5/6 ring, saturated",
     "no 5/6 ring",
     "invalid",
@@ -50,50 +55,44 @@ def kind(mol: Chem.Mol | None) -> str:
     rings = [r for r in mol.GetRingInfo().BondRings() if len(r) in RING_SIZES]
     if not rings:
         return "no 5/6 ring"
-    doubles = [
-        sum(mol.GetBondWithIdx(b).GetBondType() == Chem.BondType.DOUBLE for b in r) for r in rings
-    ]
-    return "5/6 ring, one double bond" if 1 in doubles else "5/6 ring, saturated"
+    double = Chem.BondType.DOUBLE
+    if any(mol.GetBondWithIdx(b).GetBondType() == double for r in rings for b in r):
+        return "5/6 ring with a double bond"
+    return "5/6 ring, saturated"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("-n", type=int, default=5000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--examples", type=int, default=20, help="non-aromatic draws to show")
-    args = parser.parse_args()
-    checkpoint = load_checkpoint(args.checkpoint)
-    config, vocab = checkpoint.config, checkpoint.vocab
+def draws_by_aim(checkpoint: Path, n: int, seed: int) -> tuple[list, list[Chem.Mol | None]]:
+    """``n`` draws as (valid molecule or ``None``, nearest training index, code distance), and
+    the training molecules."""
+    loaded = load_checkpoint(checkpoint)
+    config, vocab = loaded.config, loaded.vocab
     encoder = GraphEncoder.from_config(config.model, vocab).eval()
-    encoder.load_state_dict(checkpoint.weights["encoder"])
-    model = MolGAN.load(args.checkpoint)
+    encoder.load_state_dict(loaded.weights["encoder"])
+    model = MolGAN.load(checkpoint)
     _, graphs = load_training_graphs(config, progress=False)
     train = MolGraph(graphs.atoms.long(), graphs.bonds.long())
     with torch.no_grad(), quiet_rdkit():
-        codes = torch.cat(
-            [
-                encoder(
-                    MolGraph(train.atoms[i : i + 4096], train.bonds[i : i + 4096]).one_hot(vocab)
-                )
-                for i in range(0, len(train.atoms), 4096)
-            ]
-        )  # [M, Z]
+        codes = encode_graphs(encoder, train)  # [M, Z]
         train_mols = graphs_to_mols(train, vocab)
-    aromatic = [m is not None and any(a.GetIsAromatic() for a in m.GetAtoms()) for m in train_mols]
-    print(f"training molecules with an aromatic ring: {sum(aromatic) / len(aromatic):.3f}")
     generator, settings = model.generator.eval(), config.model
-    rng = torch.Generator().manual_seed(args.seed)
-    draws = []  # (molecule or None, nearest training index, distance)
+    rng = torch.Generator().manual_seed(seed)
+    draws = []
     with torch.no_grad():
         for sampled, noise in generate_graphs(
-            generator, args.n, rng, settings.temperature, 1000, transport=model._transport()
+            generator, n, rng, settings.temperature, 1000, transport=model._transport()
         ):
             distance, nearest = torch.cdist(generator.codes(noise), codes).min(1)
             with quiet_rdkit():
                 mols = graphs_to_mols(sampled, vocab)
             for mol, j, d in zip(mols, nearest.tolist(), distance.tolist(), strict=True):
                 draws.append((mol if strict_smiles(mol) else None, j, d))
+    return draws, train_mols
+
+
+def report(draws: list, train_mols: list[Chem.Mol | None], examples: int, seed: int) -> None:
+    """Print the shares of :data:`KINDS` by aim, and some aromatic aims that missed."""
+    aromatic = [m is not None and any(a.GetIsAromatic() for a in m.GetAtoms()) for m in train_mols]
+    print(f"training molecules with an aromatic ring: {sum(aromatic) / len(aromatic):.3f}")
     for label, wanted in (("aromatic", True), ("not aromatic", False)):
         group = [draw for draw in draws if aromatic[draw[1]] == wanted]
         counts = Counter(kind(mol) for mol, _, _ in group)
@@ -113,10 +112,30 @@ def main() -> None:
         for mol, j, _ in draws
         if aromatic[j] and kind(mol) != "aromatic"
     ]
-    for drawn, nearest, name in random.Random(args.seed).sample(
-        missed, min(args.examples, len(missed))
-    ):
+    for drawn, nearest, name in random.Random(seed).sample(missed, min(examples, len(missed))):
         print(f"    draw {drawn or '(invalid)':<24} nearest {nearest:<24} {name}")
+
+
+def file_shares(path: Path) -> None:
+    """Print the shares of :data:`KINDS` over the lines of a SMILES file."""
+    with quiet_rdkit():
+        counts = Counter(kind(parse_smiles(s) if s else None) for s in read_smiles(path))
+    total = sum(counts.values())
+    print(f"{path}: " + ", ".join(f"{name} {counts[name] / total:.3f}" for name in KINDS))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("-n", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--examples", type=int, default=20, help="non-aromatic draws to show")
+    parser.add_argument("--files", type=Path, nargs="*", default=[], help="SMILES files to split")
+    args = parser.parse_args()
+    draws, train_mols = draws_by_aim(args.checkpoint, args.n, args.seed)
+    report(draws, train_mols, args.examples, args.seed)
+    for path in args.files:
+        file_shares(path)
 
 
 if __name__ == "__main__":

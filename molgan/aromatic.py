@@ -3,14 +3,15 @@
 Off the training codes, the latent decoder often emits a five- or six-membered ring with two
 double bonds instead of an aromatic ring: a half-right Kekulé alternation that happens to be
 within valence, so it is a valid ring diene (``CC1=C(C)C(O)NC=C1`` where the data would have
-the pyridinol ``Cc1cc[nH0]c(O)c1C``). QM9, enumerated under GDB-17's rules, holds almost no
-such rings (3 of 10,000 random molecules), but they are 4 % of a latent model's samples while
-its aromatic share is a third of the data's (``docs/results.md``). :func:`aromatized` gives the
-aromatic form of such a ring where one exists with the same heavy atoms, charges and bonds
-(only bond orders and hydrogens change, as in losing H2, or moving an H onto a ring N), and
-:func:`aromatize_graphs` applies it to a batch of class-id graphs at their own slots, so that it
-can serve as the refiner's training target (``[train] valence_target_aromatize``). Sampling
-never uses it: what the refiner learns from it is judged, like the rest, by strict decoding.
+the pyridinol ``Cc1ccnc(O)c1C``). QM9, enumerated under GDB-17's rules, holds no such ring
+(none of its 133,885 molecules, bridged rings aside), but 4 % of a latent model's samples have
+one, while its aromatic share is a third of the data's (``docs/results.md``, "Half-made aromatic
+rings"). :func:`aromatized` gives the aromatic form of such a ring where one exists with the
+same heavy atoms, charges and bonds (only bond orders and hydrogens change, as in losing H2, or
+moving an H onto a ring N), and :func:`aromatize_graphs` applies it to a batch of class-id
+graphs at their own slots, so that it can serve as the refiner's training target
+(``[train] valence_target_aromatize``). Sampling never uses it: what the refiner learns from it
+is judged, like the rest, by strict decoding.
 """
 
 from __future__ import annotations
@@ -128,8 +129,8 @@ def aromatize_graphs(graphs: MolGraph, vocab: Vocabulary) -> MolGraph:
 def _aromatic_ring(mol: Chem.Mol, ring: tuple[int, ...]) -> Chem.Mol | None:
     """``mol`` with the atoms ``ring`` made one aromatic ring, or ``None``.
 
-    It succeeds when some placement of the ring's hydrogens lets RDKit sanitise it into more
-    aromatic atoms than before.
+    It succeeds when some placement of the ring's hydrogens lets RDKit sanitise it with the ring
+    aromatic.
     """
     pairs = zip(ring, ring[1:] + ring[:1], strict=True)  # RDKit lists a ring in its order
     ring_bonds = [mol.GetBondBetweenAtoms(a, b).GetIdx() for a, b in pairs]
@@ -151,7 +152,8 @@ def _aromatic_ring(mol: Chem.Mol, ring: tuple[int, ...]) -> Chem.Mol | None:
             Chem.SanitizeMol(trial)
         except Chem.rdchem.MolSanitizeException:
             continue
-        if sum(atom.GetIsAromatic() for atom in trial.GetAtoms()) > before:
+        ring_aromatic = all(trial.GetAtomWithIdx(i).GetIsAromatic() for i in ring)
+        if ring_aromatic and sum(atom.GetIsAromatic() for atom in trial.GetAtoms()) > before:
             return trial.GetMol()
     return None
 

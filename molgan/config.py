@@ -328,18 +328,25 @@ class TrainConfig:
     valence_target_aromatize: bool = False
     """With ``valence_target_weight``: the target also completes the aromatic rings a decode
     leaves half made (:func:`molgan.aromatic.aromatize_graphs`: a five- or six-membered ring
-    with two double bonds becomes aromatic where the same atoms allow it). QM9 holds 3 such
-    ring dienes in 10,000 molecules, a latent model's samples 4 in 100 (``docs/results.md``)."""
+    with two double bonds becomes aromatic where the same atoms allow it). QM9 holds no such
+    ring diene (none of its 133,885 molecules), a latent model's samples 4 in 100
+    (``docs/results.md``, "Half-made aromatic rings")."""
     valence_target_aromatize_draws: int = 0
     """With ``valence_target_aromatize``: extra draws of G per step, decoded without gradient,
-    whose decodes have a ring to complete join the valence target (with the refiner's gradient),
-    since about 1 draw in 70 has one: too few in a batch to learn from. 0 = none."""
+    whose decodes have a ring to complete join the valence target of the refiner, each weighted
+    as one graph of the batch: about 2 % of samples have one, too few in a batch to learn from.
+    0 = none."""
 
     def __post_init__(self) -> None:
         for name in _POSITIVE_COUNTS:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"[train] {name} must be a positive integer, got {value!r}")
+        draws = self.valence_target_aromatize_draws
+        if isinstance(draws, bool) or not isinstance(draws, int) or draws < 0:
+            raise ValueError(
+                f"[train] valence_target_aromatize_draws must be an integer >= 0, got {draws!r}"
+            )
         if self.compile not in COMPILE_MODES:
             raise ValueError(
                 f"[train] compile must be one of {list(COMPILE_MODES)}, got {self.compile!r}"
@@ -451,11 +458,14 @@ class Config:
         ):
             if getattr(train, name) and not train.valence_target_weight:
                 raise ValueError(f"[train] {name} needs valence_target_weight > 0")
-        if train.valence_target_aromatize_draws < 0:
-            raise ValueError("[train] valence_target_aromatize_draws must be >= 0")
         if train.valence_target_aromatize_draws and not train.valence_target_aromatize:
             raise ValueError(
                 "[train] valence_target_aromatize_draws needs valence_target_aromatize = true"
+            )
+        if train.valence_target_aromatize_draws and not self.model.refiner_layers:
+            raise ValueError(
+                "[train] valence_target_aromatize_draws trains a refiner: set [model] "
+                "refiner_layers > 0"
             )
         if train.valence_target_every_pass and self.model.refiner_passes < 2:
             raise ValueError("[train] valence_target_every_pass needs [model] refiner_passes > 1")

@@ -268,8 +268,7 @@ class LatentFamily:
                     # A refiner learns the repairs of what the decoder decodes (a fixed target,
                     # one decode per step).
                     target = valence_target(decoded, self._valence_mask, self._complete_rings)
-                    judged = passes if cfg.valence_target_every_pass else passes[-1:]
-                    loss = sum(reconstruction_loss(out, target) for out in judged) / len(judged)
+                    loss = self._judged_loss(passes, target)
                     if cfg.valence_target_aromatize_draws:
                         loss = loss + self._completion_loss(cfg.valence_target_aromatize_draws)
                     loss_g = loss_g + cfg.valence_target_weight * loss
@@ -332,13 +331,13 @@ class LatentFamily:
     def _completion_loss(self, draws: int) -> torch.Tensor:
         """The valence target's loss on the extra draws whose decode has a ring to complete.
 
-        ``draws`` draws of G (``[train] valence_target_aromatize_draws``) are decoded without
-        gradient; the refiner is judged on those whose target completes an aromatic ring, each
-        weighted as one graph of the step's batch (weighted as the whole batch, 14 graphs a step
-        taught the refiner to rewrite aromatic rings it was given: ``docs/results.md``).
+        ``draws`` draws of G (``[train] valence_target_aromatize_draws``; G's own codes, not
+        moved by the transport, which would only cost time here) are decoded without gradient;
+        the refiner is judged on those whose target completes an aromatic ring, each weighted as
+        one graph of the step's batch.
         """
         noise = self.generator.sample_z(draws, self.rng)
-        with torch.no_grad():  # G's own codes: the transport would only cost time here
+        with torch.no_grad():
             codes = self._codes_of(noise)
             decoded = self._decode(codes)
             plain = self._valence_mask.decode(decoded)
@@ -348,11 +347,16 @@ class LatentFamily:
             return codes.new_zeros(())
         decoded = DenseGraph(decoded.atoms[rows], decoded.bonds[rows])
         target = MolGraph(done.atoms[rows], done.bonds[rows]).one_hot(self.vocab)
-        passes = self._refine(decoded, codes[rows])
+        loss = self._judged_loss(self._refine(decoded, codes[rows]), target)
+        return loss * rows.sum() / self.config.train.batch_size  # each draw counts as one graph
+
+    def _judged_loss(self, passes: list[DenseGraph], target: DenseGraph) -> torch.Tensor:
+        """The mean loss of the judged passes against one fixed target.
+
+        All passes with ``[train] valence_target_every_pass``, else the last.
+        """
         judged = passes if self.config.train.valence_target_every_pass else passes[-1:]
-        loss = sum(reconstruction_loss(out, target) for out in judged) / len(judged)
-        # Weighted per graph as the batch's own targets are: a graph counts once, not more.
-        return loss * rows.sum() / self.config.train.batch_size
+        return sum(reconstruction_loss(out, target) for out in judged) / len(judged)
 
     def _reconstruction(self) -> torch.Tensor:
         """The autoencoder's loss on a batch of training codes, with its training noise.

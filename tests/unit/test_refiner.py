@@ -223,11 +223,26 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     # Extra draws count only where the completion changes the target.
     family._complete_rings = lambda graphs: graphs
     assert family._completion_loss(16).item() == 0.0
-    family._complete_rings = lambda g: MolGraph(g.atoms, torch.where(g.bonds > 0, 0, g.bonds))
+    first = (torch.arange(16) == 0)[:, None, None]  # a completion that changes draw 0 alone
+
+    def unbond_first(g):
+        return MolGraph(g.atoms, torch.where(first & (g.bonds > 0), 0, g.bonds))
+
+    family._complete_rings = unbond_first
+    state = family.rng.get_state()
     loss = family._completion_loss(16)
     loss.backward()
-    assert loss.item() > 0 and family.refiner.bond_head[-1].weight.grad.abs().sum() > 0
+    assert family.refiner.bond_head[-1].weight.grad.abs().sum() > 0
     family.refiner.zero_grad()
+    family.rng.set_state(state)  # the same draws, judged by hand: draw 0, weighted as one graph
+    with torch.no_grad():
+        codes = family.generator.codes(family.generator.sample_z(16, family.rng))
+        decoded = family.decoder(codes)
+        target = unbond_first(family._valence_mask.decode(decoded))
+    passes = family.refiner.every_pass(DenseGraph(decoded.atoms[:1], decoded.bonds[:1]), codes[:1])
+    target = MolGraph(target.atoms[:1], target.bonds[:1]).one_hot(vocab)
+    expected = sum(reconstruction_loss(out, target) for out in passes) / len(passes)
+    assert torch.allclose(loss, expected / stage.train.batch_size)
     loaded = MolGAN.load(tmp_path / "ref")
     assert loaded.generator.refiner.pieces
     expected = MolGAN(trainer.sampler.eval(), vocab, stage, family.critic)
@@ -286,7 +301,21 @@ def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
         ({"train": {"valence_target_every_pass": True}}, "every_pass needs valence_target_w"),
         ({"train": {"valence_target_aromatize": True}}, "aromatize needs valence_target_w"),
         ({"train": {"valence_target_aromatize_draws": 8}}, "draws needs valence_target_arom"),
-        ({"train": {"valence_target_aromatize_draws": -1}}, "aromatize_draws must be >= 0"),
+        (
+            {
+                "model": {"kind": "latent"},
+                "train": {
+                    "valence_target_weight": 1.0,
+                    "valence_target_aromatize": True,
+                    "valence_target_aromatize_draws": 8,
+                },
+            },
+            r"draws trains a refiner: set \[model\] refiner_layers > 0",
+        ),
+        (
+            {"train": {"valence_target_aromatize_draws": -1}},
+            "aromatize_draws must be an integer >= 0, got -1",
+        ),
         ({"model": {"kind": "latent"}, "train": {"train_generator": False}}, "nothing to train"),
         (
             {"model": {"kind": "latent", "refiner_layers": 1}, "train": {"init_refiner": False}},
