@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from rdkit import Chem
 
-from molgan.aromatic import RING_SIZES, ring_dienes
+from molgan.aromatic import RING_SIZES, has_aromatic_ring, ring_dienes
 from molgan.checkpoint import load_checkpoint
 from molgan.chem import parse_smiles, quiet_rdkit, strict_smiles
 from molgan.graph import MolGraph, graphs_to_mols
@@ -48,7 +48,7 @@ def kind(mol: Chem.Mol | None) -> str:
     """Which of :data:`KINDS` a strictly valid molecule (or ``None``) is."""
     if mol is None:
         return "invalid"
-    if any(atom.GetIsAromatic() for atom in mol.GetAtoms()):
+    if has_aromatic_ring(mol):
         return "aromatic"
     if ring_dienes(mol):
         return "ring diene"
@@ -91,16 +91,17 @@ def draws_by_aim(checkpoint: Path, n: int, seed: int) -> tuple[list, list[Chem.M
 
 def report(draws: list, train_mols: list[Chem.Mol | None], examples: int, seed: int) -> None:
     """Print the shares of :data:`KINDS` by aim, and some aromatic aims that missed."""
-    aromatic = [m is not None and any(a.GetIsAromatic() for a in m.GetAtoms()) for m in train_mols]
+    aromatic = [m is not None and has_aromatic_ring(m) for m in train_mols]
     print(f"training molecules with an aromatic ring: {sum(aromatic) / len(aromatic):.3f}")
+    kinds = [kind(mol) for mol, _, _ in draws]  # one per draw
     for label, wanted in (("aromatic", True), ("not aromatic", False)):
-        group = [draw for draw in draws if aromatic[draw[1]] == wanted]
-        counts = Counter(kind(mol) for mol, _, _ in group)
+        group = [k for k, draw in enumerate(draws) if aromatic[draw[1]] == wanted]
+        counts = Counter(kinds[k] for k in group)
         same = sum(
             mol is not None and Chem.MolToSmiles(mol) == Chem.MolToSmiles(train_mols[j])
-            for mol, j, _ in group
+            for mol, j, _ in (draws[k] for k in group)
         )
-        median = sorted(d for *_, d in group)[len(group) // 2]
+        median = sorted(draws[k][2] for k in group)[len(group) // 2]
         print(
             f"nearest training molecule {label}: {len(group) / len(draws):.3f} of draws, "
             f"median distance {median:.2f}, equal to it {same / len(group):.3f}"
@@ -108,9 +109,9 @@ def report(draws: list, train_mols: list[Chem.Mol | None], examples: int, seed: 
         for name in KINDS:
             print(f"    {name:<28} {counts[name] / len(group):.3f}")
     missed = [
-        (strict_smiles(mol), Chem.MolToSmiles(train_mols[j]), kind(mol))
-        for mol, j, _ in draws
-        if aromatic[j] and kind(mol) != "aromatic"
+        (strict_smiles(mol), Chem.MolToSmiles(train_mols[j]), name)
+        for (mol, j, _), name in zip(draws, kinds, strict=True)
+        if aromatic[j] and name != "aromatic"
     ]
     for drawn, nearest, name in random.Random(seed).sample(missed, min(examples, len(missed))):
         print(f"    draw {drawn or '(invalid)':<24} nearest {nearest:<24} {name}")

@@ -25,37 +25,44 @@ from pathlib import Path
 
 from rdkit import Chem
 
-from molgan.chem import canonical_smiles, parse_smiles, quiet_rdkit
+from molgan.aromatic import has_aromatic_ring
+from molgan.chem import parse_smiles, quiet_rdkit
 from molgan.io import read_smiles
 from molgan.metrics import evaluate
 
 SIZE = 10_000  # molecules per mix, as many as the bar's samples
 
 
-def split_aromatic(smiles: list[str]) -> tuple[list[str], list[str]]:
-    """Valid canonical SMILES split into (with an aromatic ring, without one)."""
-    aromatic, plain = [], []
+def describe(smiles: list[str]) -> list[tuple[str, bool]]:
+    """Canonical SMILES and whether it has an aromatic ring, for each valid entry (one parse)."""
+    described = []
     with quiet_rdkit():
         for s in smiles:
             mol = parse_smiles(s) if s else None
-            if mol is None:
-                continue
-            group = aromatic if any(a.GetIsAromatic() for a in mol.GetAtoms()) else plain
-            group.append(Chem.MolToSmiles(mol))
+            if mol is not None:
+                described.append((Chem.MolToSmiles(mol), has_aromatic_ring(mol)))
+    return described
+
+
+def split_aromatic(described: list[tuple[str, bool]]) -> tuple[list[str], list[str]]:
+    """SMILES split into (with an aromatic ring, without one), in order."""
+    aromatic = [smiles for smiles, ring in described if ring]
+    plain = [smiles for smiles, ring in described if not ring]
     return aromatic, plain
 
 
 def mixes(
-    samples: list[str], data: list[str], reference: list[str], seed: int
+    samples: list[tuple[str, bool]],
+    data: list[tuple[str, bool]],
+    reference: list[tuple[str, bool]],
+    seed: int,
 ) -> dict[str, list[str]]:
     """The three mixes of the module docstring, each of :data:`SIZE` molecules."""
     rng = random.Random(seed)
-    ref_aromatic, _ = split_aromatic(reference)
-    share = len(ref_aromatic) / len(reference)
+    share = sum(ring for _, ring in reference) / len(reference)
     n_aromatic = round(SIZE * share)
-    kept = set(reference)
-    with quiet_rdkit():
-        outside = [c for c in (canonical_smiles(s) for s in data) if c and c not in kept]
+    kept = {smiles for smiles, _ in reference}
+    outside = [entry for entry in data if entry[0] not in kept]
     data_aromatic, data_plain = split_aromatic(rng.sample(outside, 4 * SIZE))
     aromatic, plain = split_aromatic(samples)
     own = len(aromatic) / (len(aromatic) + len(plain))
@@ -77,10 +84,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("data/qm9.csv.gz"))
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    reference = [canonical_smiles(s) or "" for s in read_smiles(args.reference)]
-    rows = mixes(read_smiles(args.samples), read_smiles(args.data), reference, args.seed)
+    reference = describe(read_smiles(args.reference))
+    rows = mixes(
+        describe(read_smiles(args.samples)), describe(read_smiles(args.data)), reference, args.seed
+    )
     for name, smiles in rows.items():
-        metrics = evaluate(smiles, reference=reference, progress=False)
+        metrics = evaluate(smiles, reference=[s for s, _ in reference], progress=False)
         print(f"{name:<45} FCD {metrics['fcd']:.3f}")
 
 

@@ -24,10 +24,20 @@ from molgan.chem import quiet_rdkit
 from molgan.graph import MolGraph, decode_arrays
 from molgan.vocab import Vocabulary
 
-__all__ = ["RING_SIZES", "ring_dienes", "aromatized", "aromatize_graphs"]
+__all__ = ["RING_SIZES", "has_aromatic_ring", "ring_dienes", "aromatized", "aromatize_graphs"]
 
 RING_SIZES = (5, 6)
 """Ring sizes that are completed: Hückel rings of the sizes QM9's aromatic rings have."""
+
+
+def has_aromatic_ring(mol: Chem.Mol) -> bool:
+    """Whether any atom of a sanitised molecule is aromatic (so it has an aromatic ring).
+
+    Examples:
+        >>> [has_aromatic_ring(Chem.MolFromSmiles(s)) for s in ("c1ccoc1", "C1=CCC=C1")]
+        [True, False]
+    """
+    return any(atom.GetIsAromatic() for atom in mol.GetAtoms())
 
 
 def ring_dienes(mol: Chem.Mol) -> list[tuple[int, ...]]:
@@ -111,9 +121,13 @@ def aromatize_graphs(graphs: MolGraph, vocab: Vocabulary) -> MolGraph:
         raise ValueError("aromatic completion writes Kekulé bonds; this vocabulary is aromatic")
     atom_ids = graphs.atoms.detach().cpu().numpy()
     bond_ids = graphs.bonds.detach().cpu().numpy().copy()  # [B, N, N]
+    # A ring diene needs two double bonds, and sanitising makes none: only such graphs are
+    # decoded (RDKit is the cost of this target, once per training step).
+    doubles = np.triu(bond_ids == vocab.bond_id(Chem.BondType.DOUBLE), k=1).sum(axis=(1, 2))
+    candidates = np.flatnonzero(doubles >= 2)  # [C]
     with quiet_rdkit():
-        mols = decode_arrays(atom_ids, bond_ids, vocab)
-    for k, mol in enumerate(mols):
+        mols = decode_arrays(atom_ids[candidates], bond_ids[candidates], vocab)
+    for k, mol in zip(candidates.tolist(), mols, strict=True):
         done = aromatized(mol) if mol is not None else None
         if done is None:
             continue
@@ -136,9 +150,10 @@ def _aromatic_ring(mol: Chem.Mol, ring: tuple[int, ...]) -> Chem.Mol | None:
     ring_bonds = [mol.GetBondBetweenAtoms(a, b).GetIdx() for a, b in pairs]
     before = sum(atom.GetIsAromatic() for atom in mol.GetAtoms())
     nitrogens = [i for i in ring if mol.GetAtomWithIdx(i).GetAtomicNum() == 7]
+    kekule = Chem.RWMol(mol)
+    Chem.Kekulize(kekule, clearAromaticFlags=True)
     for hydrogen_on in [None, *nitrogens]:
-        trial = Chem.RWMol(mol)
-        Chem.Kekulize(trial, clearAromaticFlags=True)
+        trial = Chem.RWMol(kekule)
         for b in ring_bonds:
             bond = trial.GetBondWithIdx(b)
             bond.SetBondType(Chem.BondType.AROMATIC)

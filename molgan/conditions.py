@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from rdkit import Chem
 
+from molgan.aromatic import has_aromatic_ring
 from molgan.vocab import Vocabulary
 
 __all__ = [
@@ -57,10 +58,6 @@ class Condition:
     offset: int = 0
 
 
-def _has_aromatic_ring(mol: Chem.Mol) -> int:
-    return int(any(atom.GetIsAromatic() for atom in mol.GetAtoms()))
-
-
 def _has_triple_bond(mol: Chem.Mol) -> int:
     return int(any(bond.GetBondType() == Chem.BondType.TRIPLE for bond in mol.GetBonds()))
 
@@ -73,7 +70,9 @@ CONDITIONS: dict[str, Condition] = {
         offset=1,
     ),
     "aromatic_ring": Condition(
-        "1 if the molecule has an aromatic ring, else 0", lambda vocab: 2, _has_aromatic_ring
+        "1 if the molecule has an aromatic ring, else 0",
+        lambda vocab: 2,
+        lambda mol: int(has_aromatic_ring(mol)),
     ),
     "triple_bond": Condition(
         "1 if the molecule has a triple bond, else 0", lambda vocab: 2, _has_triple_bond

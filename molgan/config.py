@@ -338,15 +338,11 @@ class TrainConfig:
     0 = none."""
 
     def __post_init__(self) -> None:
-        for name in _POSITIVE_COUNTS:
+        for name, least in _COUNTS.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"[train] {name} must be a positive integer, got {value!r}")
-        draws = self.valence_target_aromatize_draws
-        if isinstance(draws, bool) or not isinstance(draws, int) or draws < 0:
-            raise ValueError(
-                f"[train] valence_target_aromatize_draws must be an integer >= 0, got {draws!r}"
-            )
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                kind = "a positive integer" if least else "an integer >= 0"
+                raise ValueError(f"[train] {name} must be {kind}, got {value!r}")
         if self.compile not in COMPILE_MODES:
             raise ValueError(
                 f"[train] compile must be one of {list(COMPILE_MODES)}, got {self.compile!r}"
@@ -356,16 +352,18 @@ class TrainConfig:
 COMPILE_MODES = ("", "default", "reduce-overhead", "max-autotune")
 """The values of ``[train] compile``: off, or a ``torch.compile`` mode."""
 
-_POSITIVE_COUNTS = (
-    "steps",
-    "batch_size",
-    "n_critic",
-    "eval_every",
-    "eval_samples",
-    "log_every",
-    "checkpoint_every",
-)
-"""The ``[train]`` counts and intervals (a 0 interval would divide by zero in the loop)."""
+_COUNTS = {
+    "steps": 1,
+    "batch_size": 1,
+    "n_critic": 1,
+    "eval_every": 1,
+    "eval_samples": 1,
+    "log_every": 1,
+    "checkpoint_every": 1,
+    "valence_target_aromatize_draws": 0,
+}
+"""The ``[train]`` counts and intervals, with their least values (a 0 interval would divide by
+zero in the loop)."""
 
 
 ESTIMATORS = ("network", "reinforce")
