@@ -14,9 +14,9 @@ FCD against ``--test``). Rows:
   many as needed, resampled without replacement with weights ``r(z)^B``, where ``r`` is the
   density ratio of training codes to G's codes estimated by a classifier (an MLP trained for
   ``--epochs`` on as many of G's codes as there are training codes, a tenth of both held out to
-  print its accuracy after each epoch): sampling-importance
-  resampling, as discriminator rejection sampling (Azadi et al., ICLR 2019) does with a GAN's
-  own discriminator. ``B = 0`` is G's draws as they are.
+  print its accuracy after each epoch), with replacement: sampling-importance resampling, the
+  correction that discriminator rejection sampling (Azadi et al., ICLR 2019) makes with a GAN's
+  own discriminator. ``B = 0`` is G's draws as they are (up to repeats).
 
 Beside each row: the median distance from a code to its nearest training code (for the noise
 and midpoint rows the code they started from counts). Used in docs/results.md ("What the
@@ -38,7 +38,7 @@ from torch import nn
 
 from molgan.checkpoint import load_checkpoint
 from molgan.graph import MolGraph, graphs_to_smiles
-from molgan.io import write_sample_record
+from molgan.io import write_sample_record, write_smiles
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphEncoder
 from molgan.models.autoencoder import place_codes
@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, nargs="*", default=[])
     parser.add_argument("--neighbours", type=int, nargs="*", default=[])
     parser.add_argument("--ratio-betas", type=float, nargs="*", default=[])
-    parser.add_argument("--pool", type=int, default=4, help="G's draws per sample kept")
+    parser.add_argument("--pool", type=int, default=20, help="G's draws per sample, to resample from")
     parser.add_argument("--epochs", type=int, default=8, help="the ratio classifier's epochs")
     parser.add_argument("--train", default="data/qm9.csv.gz", help="novelty reference")
     parser.add_argument("--test", default="runs/headline/qm9_random10k.smi", help="FCD reference")
@@ -94,6 +94,10 @@ class Frontier:
         encoder.load_state_dict(loaded.weights["encoder"])
         self.model = MolGAN.load(checkpoint)
         self.generator = self.model.generator.eval()
+        if self.model.config.model.temperature > 0:
+            raise SystemExit(
+                f"{checkpoint}: decodes with temperature > 0; this script takes argmax"
+            )
         _, graphs = load_training_graphs(loaded.config, progress=False)
         with torch.no_grad():
             self.codes = encode_graphs(encoder, MolGraph(graphs.atoms.long(), graphs.bonds.long()))
@@ -108,23 +112,23 @@ class Frontier:
 
     def midpoints(self, n: int, k: int) -> torch.Tensor:
         """Midpoints of ``n`` random training codes and one of each one's ``k`` nearest codes."""
-        start = self.codes[torch.randint(len(self.codes), (n,), generator=self.rng)]
-        nearest = torch.cat(
-            [
-                torch.cdist(chunk, self.codes).topk(k + 1, largest=False).indices[:, 1:]
-                for chunk in start.split(1000)
-            ]
-        )  # [n, k], the code itself left out
-        other = nearest[torch.arange(n), torch.randint(k, (n,), generator=self.rng)]
-        return place_codes((start + self.codes[other]) / 2, self.generator.variational)
+        picked = torch.randint(len(self.codes), (n,), generator=self.rng)
+        nearest = []
+        for chunk in picked.split(1000):
+            distance = torch.cdist(self.codes[chunk], self.codes)  # [c, M]
+            distance[torch.arange(len(chunk)), chunk] = float("inf")  # never the code itself
+            nearest.append(distance.topk(k, largest=False).indices)
+        other = torch.cat(nearest)[torch.arange(n), torch.randint(k, (n,), generator=self.rng)]
+        start, end = self.codes[picked], self.codes[other]
+        return place_codes((start + end) / 2, self.generator.variational)
 
     @torch.no_grad()
     def g_codes(self, n: int) -> torch.Tensor:
         """``n`` of G's codes, drawn (and moved by the transport) as its samples are."""
-        transport = self.model._transport()
+        transport, scale = self.model._transport(), self.model.config.model.noise_scale
         codes = []
         for start in range(0, n, 4096):
-            noise = self.generator.sample_z(min(4096, n - start), self.rng)
+            noise = self.generator.sample_z(min(4096, n - start), self.rng, scale=scale)
             if transport is not None:
                 noise = transport(self.generator, noise)
             codes.append(self.generator.codes(noise))
@@ -133,15 +137,16 @@ class Frontier:
     def ratio_pool(self, n: int, epochs: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` of G's codes and their estimated ``log p_data / p_G`` (a classifier's logit)."""
         fake = self.g_codes(len(self.codes))
-        torch.manual_seed(self.seed)
         mean, std = self.codes.mean(0), self.codes.std(0)
-        classifier = nn.Sequential(
-            nn.Linear(self.codes.shape[1], 256),
-            nn.SiLU(),
-            nn.Linear(256, 256),
-            nn.SiLU(),
-            nn.Linear(256, 1),
-        )
+        with torch.random.fork_rng():  # the classifier's initial weights, without global effects
+            torch.manual_seed(self.seed)
+            classifier = nn.Sequential(
+                nn.Linear(self.codes.shape[1], 256),
+                nn.SiLU(),
+                nn.Linear(256, 256),
+                nn.SiLU(),
+                nn.Linear(256, 1),
+            )
         inputs = (torch.cat([self.codes, fake]) - mean) / std
         labels = torch.cat([torch.ones(len(self.codes)), torch.zeros(len(fake))])
         order = torch.randperm(len(inputs), generator=self.rng)
@@ -165,22 +170,24 @@ class Frontier:
     def resampled(
         self, codes: torch.Tensor, log_ratio: torch.Tensor, n: int, beta: float
     ) -> torch.Tensor:
-        """``n`` of ``codes`` drawn without replacement with weights ``exp(beta * log_ratio)``
-        (Gumbel top-k)."""
-        uniform = torch.rand(len(codes), generator=self.rng).clamp_min(1e-20)
-        keys = beta * log_ratio - torch.log(-torch.log(uniform))
-        return codes[keys.topk(n).indices.sort().values]
+        """``n`` of ``codes`` drawn with replacement with weights ``exp(beta * log_ratio)``
+        (sampling-importance resampling); prints the weights' effective sample size."""
+        weights = torch.softmax(beta * log_ratio.double(), 0)
+        print(
+            f"ratio^{beta}: effective sample size {1 / weights.square().sum():.0f} of {len(codes)}"
+        )
+        return codes[torch.multinomial(weights, n, replacement=True, generator=self.rng)]
 
     @torch.no_grad()
     def row(self, codes: torch.Tensor, args: argparse.Namespace, name: str) -> dict:
-        """Decode ``codes``, write them to ``OUT/NAME.smi``, and return ``molgan evaluate``'s
-        metrics with the codes' median distance to the nearest training code."""
+        """Decode ``codes`` (argmax), write them to ``OUT/NAME.smi``, and return ``molgan
+        evaluate``'s metrics with the codes' median distance to the nearest training code."""
         smiles: list[str | None] = []
         for chunk in codes.split(2048):
             graph = logits_to_graph(self.generator.decode(chunk))
             smiles.extend(graphs_to_smiles(MolGraph(graph.atoms, graph.bonds), self.vocab))
         path = args.out / f"{name}.smi"
-        path.write_text("".join(f"{s or ''}\n" for s in smiles))
+        write_smiles(path, [s or "" for s in smiles])
         valid = sum(s is not None for s in smiles)
         write_sample_record(
             path,
@@ -192,6 +199,7 @@ class Frontier:
                 "keep_invalid": True,
                 "seed": args.seed,
                 "codes": name,
+                **self.model._sampling_record(),
             },
         )
         report = path.with_suffix(".json")
