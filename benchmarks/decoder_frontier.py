@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--noise", type=float, nargs="*", default=[])
     parser.add_argument("--neighbours", type=int, nargs="*", default=[])
     parser.add_argument("--ratio-betas", type=float, nargs="*", default=[])
-    parser.add_argument("--pool", type=int, default=20, help="G's draws per sample kept")
+    parser.add_argument("--pool", type=int, default=20, help="draws of G per sample")
     parser.add_argument("--epochs", type=int, default=8, help="the ratio classifier's epochs")
     parser.add_argument("--train", default="data/qm9.csv.gz", help="novelty reference")
     parser.add_argument("--test", default="runs/headline/qm9_random10k.smi", help="FCD reference")
