@@ -18,7 +18,8 @@ FCD against ``--test``). Rows:
   correction that discriminator rejection sampling (Azadi et al., ICLR 2019) makes with a GAN's
   own discriminator. ``B = 0`` is G's draws as they are (up to repeats).
 
-Beside each row: the median distance from a code to its nearest training code (for the noise
+Each row draws from ``--seed`` afresh, so a row does not depend on the rows before it. Beside
+each row: the median distance from a code to its nearest training code (for the noise
 and midpoint rows the code they started from counts). Used in docs/results.md ("What the
 decoder makes between codes").
 
@@ -101,17 +102,19 @@ class Frontier:
         _, graphs = load_training_graphs(loaded.config, progress=False)
         with torch.no_grad():
             self.codes = encode_graphs(encoder, MolGraph(graphs.atoms.long(), graphs.bonds.long()))
-        self.rng = torch.Generator().manual_seed(seed)
         self.seed = seed
+        self.rng = torch.Generator()
 
     def noisy(self, n: int, sigma: float) -> torch.Tensor:
         """``n`` random training codes plus noise ``sigma``, on the code shell."""
+        self.rng.manual_seed(self.seed)
         start = self.codes[torch.randint(len(self.codes), (n,), generator=self.rng)]
         noise = sigma * torch.randn(start.shape, generator=self.rng)
         return place_codes(start + noise, self.generator.variational)
 
     def midpoints(self, n: int, k: int) -> torch.Tensor:
         """Midpoints of ``n`` random training codes and one of each one's ``k`` nearest codes."""
+        self.rng.manual_seed(self.seed)
         picked = torch.randint(len(self.codes), (n,), generator=self.rng)
         nearest = []
         for chunk in picked.split(1000):
@@ -136,6 +139,7 @@ class Frontier:
 
     def ratio_pool(self, n: int, epochs: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` of G's codes and their estimated ``log p_data / p_G`` (a classifier's logit)."""
+        self.rng.manual_seed(self.seed)
         fake = self.g_codes(len(self.codes))
         mean, std = self.codes.mean(0), self.codes.std(0)
         with torch.random.fork_rng():  # the classifier's initial weights, without global effects
@@ -172,6 +176,7 @@ class Frontier:
     ) -> torch.Tensor:
         """``n`` of ``codes`` drawn with replacement with weights ``exp(beta * log_ratio)``
         (sampling-importance resampling); prints the weights' effective sample size."""
+        self.rng.manual_seed(self.seed)
         weights = torch.softmax(beta * log_ratio.double(), 0)
         print(
             f"ratio^{beta}: effective sample size {1 / weights.square().sum():.0f} of {len(codes)}"
