@@ -22,6 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from latent_ablation import training_codes
 from rdkit import Chem
 
 from molgan.aromatic import RING_SIZES, has_aromatic_ring, ring_dienes
@@ -29,10 +30,8 @@ from molgan.checkpoint import load_checkpoint
 from molgan.chem import parse_smiles, quiet_rdkit, strict_smiles
 from molgan.graph import MolGraph, graphs_to_mols
 from molgan.io import read_smiles
-from molgan.model import MolGAN, load_training_graphs
-from molgan.models import GraphEncoder
+from molgan.model import MolGAN
 from molgan.sampling import generate_graphs
-from molgan.training.latent_family import encode_graphs
 
 KINDS = (
     "aromatic",
@@ -66,14 +65,10 @@ def draws_by_aim(checkpoint: Path, n: int, seed: int) -> tuple[list, list[Chem.M
     the training molecules."""
     loaded = load_checkpoint(checkpoint)
     config, vocab = loaded.config, loaded.vocab
-    encoder = GraphEncoder.from_config(config.model, vocab).eval()
-    encoder.load_state_dict(loaded.weights["encoder"])
     model = MolGAN.load(checkpoint)
-    _, graphs = load_training_graphs(config, progress=False)
-    train = MolGraph(graphs.atoms.long(), graphs.bonds.long())
-    with torch.no_grad(), quiet_rdkit():
-        codes = encode_graphs(encoder, train)  # [M, Z]
-        train_mols = graphs_to_mols(train, vocab)
+    codes, graphs = training_codes(loaded)  # [M, Z]
+    with quiet_rdkit():
+        train_mols = graphs_to_mols(MolGraph(graphs.atoms.long(), graphs.bonds.long()), vocab)
     generator, settings = model.generator.eval(), config.model
     rng = torch.Generator().manual_seed(seed)
     draws = []

@@ -34,17 +34,14 @@ import json
 from pathlib import Path
 
 import torch
+from latent_ablation import decode, training_codes
 from objectives import _run, metrics_table
 from torch import nn
 
 from molgan.checkpoint import load_checkpoint
-from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.io import write_sample_record, write_smiles
-from molgan.model import MolGAN, load_training_graphs
-from molgan.models import GraphEncoder
+from molgan.model import MolGAN
 from molgan.models.autoencoder import place_codes
-from molgan.sampling import logits_to_graph
-from molgan.training.latent_family import encode_graphs
 
 COLUMNS = ("validity", "uniqueness", "novelty", "fcd", "kl_score", "code_distance")
 
@@ -91,17 +88,13 @@ class Frontier:
     def __init__(self, checkpoint: Path, seed: int) -> None:
         loaded = load_checkpoint(checkpoint)
         self.vocab = loaded.vocab
-        encoder = GraphEncoder.from_config(loaded.config.model, loaded.vocab).eval()
-        encoder.load_state_dict(loaded.weights["encoder"])
         self.model = MolGAN.load(checkpoint)
         self.generator = self.model.generator.eval()
         if self.model.config.model.temperature > 0:
             raise SystemExit(
                 f"{checkpoint}: decodes with temperature > 0; this script takes argmax"
             )
-        _, graphs = load_training_graphs(loaded.config, progress=False)
-        with torch.no_grad():
-            self.codes = encode_graphs(encoder, MolGraph(graphs.atoms.long(), graphs.bonds.long()))
+        self.codes, _ = training_codes(loaded)  # [M, Z]
         self.seed = seed
         self.rng = torch.Generator()
 
@@ -187,10 +180,7 @@ class Frontier:
     def row(self, codes: torch.Tensor, args: argparse.Namespace, name: str) -> dict:
         """Decode ``codes`` (argmax), write them to ``OUT/NAME.smi``, and return ``molgan
         evaluate``'s metrics with the codes' median distance to the nearest training code."""
-        smiles: list[str | None] = []
-        for chunk in codes.split(2048):
-            graph = logits_to_graph(self.generator.decode(chunk))
-            smiles.extend(graphs_to_smiles(MolGraph(graph.atoms, graph.bonds), self.vocab))
+        smiles = decode(self.generator.decode, codes, self.vocab)
         path = args.out / f"{name}.smi"
         write_smiles(path, [s or "" for s in smiles])
         valid = sum(s is not None for s in smiles)

@@ -29,6 +29,7 @@ import argparse
 import json
 import math
 import statistics
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -37,15 +38,15 @@ import torch
 from objectives import _label, _run
 from rdkit import Chem
 
-from molgan.checkpoint import load_checkpoint
+from molgan.checkpoint import Checkpoint, load_checkpoint
 from molgan.config import load_config
 from molgan.data import QM9_PATH
 from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.io import read_smiles
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphEncoder, build_generator
-from molgan.models.autoencoder import fit_code_gaussian
-from molgan.sampling import logits_to_graph
+from molgan.models.autoencoder import fit_code_gaussian, place_codes
+from molgan.sampling import DenseGraph, logits_to_graph
 from molgan.training.latent_family import encode_graphs
 
 COLUMNS = (
@@ -195,15 +196,10 @@ def autoencoder_rows(
     checkpoint = load_checkpoint(checkpoint_path)
     config, vocab = checkpoint.config, checkpoint.vocab
     model = config.model
-    encoder = GraphEncoder.from_config(model, vocab)
-    encoder.load_state_dict(checkpoint.weights["encoder"])
     generator = build_generator(model, vocab)
     generator.load_state_dict(checkpoint.weights["generator"])
-    decoder = generator.decoder
-    encoder.eval()
-    decoder.eval()
-    _, graphs = load_training_graphs(config, progress=False)
-    codes = encode_graphs(encoder, graphs)  # [M, Z]
+    decoder = generator.decoder.eval()
+    codes, _ = training_codes(checkpoint)  # [M, Z]
     gaussian = fit_code_gaussian(codes)
     rows: dict[str, list[Path]] = {label: [] for label in labels.values()}
     for seed in seeds:
@@ -211,7 +207,7 @@ def autoencoder_rows(
         picked = codes[torch.randint(len(codes), (n,), generator=rng)]
         noisy = picked + config.autoencoder.latent_noise * torch.randn(picked.shape, generator=rng)
         torch.manual_seed(seed)
-        drawn = encoder.place(gaussian.sample((n,)))
+        drawn = place_codes(gaussian.sample((n,)), model.variational)
         for kind, batch in (("noisy", noisy), ("gaussian", drawn)):
             label = labels[kind]
             path = out / f"{kind}-codes-s{seed}.smi"
@@ -221,7 +217,19 @@ def autoencoder_rows(
     return rows
 
 
-def decode(decoder: torch.nn.Module, codes: torch.Tensor, vocab) -> list[str | None]:
+def training_codes(checkpoint: Checkpoint) -> tuple[torch.Tensor, MolGraph]:
+    """A latent checkpoint's encoder codes ``[M, Z]`` of its training molecules (no noise), and
+    those molecules' graphs."""
+    encoder = GraphEncoder.from_config(checkpoint.config.model, checkpoint.vocab).eval()
+    encoder.load_state_dict(checkpoint.weights["encoder"])
+    _, graphs = load_training_graphs(checkpoint.config, progress=False)
+    with torch.no_grad():
+        return encode_graphs(encoder, graphs), graphs
+
+
+def decode(
+    decoder: Callable[[torch.Tensor], DenseGraph], codes: torch.Tensor, vocab
+) -> list[str | None]:
     """Argmax-decode codes ``[n, Z]`` into strict canonical SMILES (``None``: invalid)."""
     smiles: list[str | None] = []
     for start in range(0, len(codes), 2048):
