@@ -489,22 +489,47 @@ class Config:
 def load_config(path: str | os.PathLike) -> Config:
     """Read a TOML config with optional ``[data]``, ``[model]``, ``[train]``, ``[reward]`` tables.
 
-    The latent family also reads an ``[autoencoder]`` table.
+    The latent family also reads an ``[autoencoder]`` table. A top-level ``base = "other.toml"``
+    (relative to this file) starts from that config: this file's keys replace the base's, table by
+    table, so a recipe that changes three keys of another states only those three.
 
     Raises:
-        ValueError: On a TOML syntax error or an unknown table or key (named with the file).
+        ValueError: On a TOML syntax error, an unknown table or key, or a missing or circular
+            base (named with the file).
     """
     path = Path(path)
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such config file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: invalid TOML ({err})") from None
+    raw = _read_toml(path, ())
     try:
         return config_from_dict(raw)
     except ValueError as err:
         raise ValueError(f"{path}: {err}") from None
+
+
+def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """``path``'s tables merged over those of its ``base`` chain (``chain``: the files that
+    named it, to catch a cycle)."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        named = f" (the base of {chain[-1]})" if chain else ""
+        raise ValueError(f"{path}: no such config file{named}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: invalid TOML ({err})") from None
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ValueError(f"{path}: base must be a file name, got {base!r}")
+    base_path = path.parent / base
+    if base_path.resolve() in {p.resolve() for p in (*chain, path)}:
+        raise ValueError(f"{path}: base {base!r} leads back to a config of its own chain")
+    merged = _read_toml(base_path, (*chain, path))
+    for name, table in raw.items():
+        if isinstance(table, dict) and isinstance(merged.get(name), dict):
+            merged[name] = {**merged[name], **table}
+        else:
+            merged[name] = table
+    return merged
 
 
 def config_from_dict(raw: dict[str, Any]) -> Config:

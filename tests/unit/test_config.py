@@ -67,3 +67,39 @@ def test_replace():
 def test_every_shipped_config_loads(path):
     config = load_config(path)
     assert config.model.kind in MODEL_KINDS
+
+
+def test_base_config_is_merged_table_by_table(tmp_path):
+    (tmp_path / "parent.toml").write_text(
+        '[model]\nkind = "latent"\nz_dim = 16\nae_dim = 64\n[train]\nsteps = 7\nseed = 3\n'
+    )
+    (tmp_path / "sub").mkdir()
+    child = tmp_path / "sub" / "child.toml"
+    child.write_text('base = "../parent.toml"\n[model]\nz_dim = 32\n[train]\nsteps = 9\n')
+    config = load_config(child)
+    assert (config.model.kind, config.model.z_dim, config.model.ae_dim) == ("latent", 32, 64)
+    assert (config.train.steps, config.train.seed) == (9, 3)
+    grandchild = tmp_path / "sub" / "grandchild.toml"
+    grandchild.write_text('base = "child.toml"\n[train]\nseed = 5\n')
+    config = load_config(grandchild)
+    assert (config.model.z_dim, config.train.steps, config.train.seed) == (32, 9, 5)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"bad.toml": 'base = "gone.toml"\n'}, r"gone.toml: no such config file \(the base of"),
+        ({"bad.toml": "base = 3\n"}, "bad.toml: base must be a file name, got 3"),
+        ({"bad.toml": 'base = "bad.toml"\n'}, "bad.toml: base 'bad.toml' leads back"),
+        (
+            {"bad.toml": 'base = "other.toml"\n', "other.toml": 'base = "bad.toml"\n'},
+            "other.toml: base 'bad.toml' leads back",
+        ),
+        ({"bad.toml": 'base = "other.toml"\n', "other.toml": "[trian]\n"}, "bad.toml: unknown"),
+    ],
+)
+def test_bad_base_configs_name_the_file(tmp_path, files, message):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ValueError, match=message):
+        load_config(tmp_path / "bad.toml")
