@@ -506,8 +506,10 @@ def load_config(path: str | os.PathLike) -> Config:
 
 
 def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
-    """``path``'s tables merged over those of its ``base`` chain (``chain``: the files that
-    named it, to catch a cycle)."""
+    """``path``'s tables merged over those of its ``base`` chain.
+
+    ``chain`` holds the files that led here, to catch a cycle.
+    """
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
