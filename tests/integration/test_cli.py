@@ -170,6 +170,21 @@ def test_sample_a_shipped_model_by_name(tmp_path):
     assert 0 < len(out.read_text().splitlines()) <= 20
 
 
+def test_sample_the_shipped_moses_model_by_name(tmp_path):
+    from rdkit import Chem
+
+    out = tmp_path / "moses.smi"
+    sample = ["sample", "--checkpoint", "moses", "-n", "16", "--seed", "0", "--keep-invalid"]
+    assert main([*sample, "-o", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert len(lines) == 16
+    molecules = [Chem.MolFromSmiles(s) for s in lines if s]
+    assert len(molecules) >= 8  # 96 % of 10,000 draws are valid (checkpoints/moses/metrics.md)
+    elements = {a.GetSymbol() for m in molecules for a in m.GetAtoms()}
+    assert elements <= {"C", "N", "O", "S", "F", "Cl", "Br"}
+    assert sum(m.GetNumHeavyAtoms() for m in molecules) / len(molecules) > 12  # drug-sized
+
+
 def test_train_sample_and_export_a_latent_model_from_the_command_line(tmp_path, capsys):
     config = tmp_path / "latent.toml"
     config.write_text(
