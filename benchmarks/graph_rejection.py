@@ -8,8 +8,8 @@ an R-GCN over one-hot graphs):
 
 1. ``molgan sample`` writes ``--fakes`` samples (seed ``--seed + 1``) to train on and a pool of
    ``--pool`` times ``-n`` samples (seed ``--seed``) to resample from;
-2. the R-GCN learns to tell as many random training molecules of the checkpoint's data from the
-   first file's valid samples (``--epochs``, a tenth of both held out: accuracy printed); its
+2. the R-GCN learns to tell ``--fakes`` random training molecules of the checkpoint's data from
+   the first file's valid samples (``--epochs``, a tenth of both held out: accuracy printed); its
    logit estimates ``log p_data(x) / p_G(x)`` (Azadi et al., "Discriminator rejection sampling",
    ICLR 2019);
 3. for each ``--betas B``, ``-n`` samples are drawn from the pool *without* replacement with
@@ -19,7 +19,8 @@ an R-GCN over one-hot graphs):
    mean weight. ``B = 0`` is a uniform draw from the pool. With ``--keep-novelty`` the draw is
    made separately among the pool's novel molecules and the rest, each in its pool share, so
    the rows keep the pool's novelty (a probe of which novel molecules the critic prefers, not a
-   sampler: it looks the training set up). The critic's pool logits are cached in ``OUT``.
+   sampler: it looks the training set up). The samples and the critic's pool logits are cached in
+   ``OUT`` under names that carry their sizes, seeds and epochs; ``OUT`` serves one checkpoint.
 
 Usage: python benchmarks/graph_rejection.py checkpoints/qm9 --betas 0 0.5 1 2 [-n 10000]
        [--pool 4] [--fakes 50000] [--out runs/rejection]
@@ -42,12 +43,15 @@ from molgan.data import featurize
 from molgan.graph import MolGraph
 from molgan.io import read_sample_record, read_smiles, write_sample_record, write_smiles
 from molgan.models import Discriminator
+from molgan.vocab import Vocabulary
 
 COLUMNS = ("validity", "uniqueness", "novelty", "fcd", "kl_score", "mean_logit")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Discriminator rejection sampling in graph space with an R-GCN critic."
+    )
     parser.add_argument("checkpoint")
     parser.add_argument("-n", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
@@ -65,13 +69,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/rejection"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    _claim(args.out, args.checkpoint)
     checkpoint = load_checkpoint(args.checkpoint)
     vocab = checkpoint.vocab
 
     fakes = _sampled(args, "fakes", args.fakes, args.seed + 1)
     pool = _sampled(args, "pool", args.n * args.pool, args.seed)
     real = _real_smiles(checkpoint.config.data.path, len(fakes), args.seed)
-    logits_path = args.out / f"pool_logits-{args.epochs}.pt"
+    logits_path = args.out / (
+        f"pool{len(pool)}-seed{args.seed}-logits-{args.epochs}epochs-fakes{len(fakes)}.pt"
+    )
     if logits_path.exists():
         logits = torch.load(logits_path)
     else:
@@ -97,9 +104,18 @@ def main() -> None:
     print(metrics_table(caption, rows, COLUMNS))
 
 
+def _claim(out: Path, checkpoint: str) -> None:
+    """Refuse an ``out`` folder whose cached samples come from another checkpoint."""
+    source = out / "checkpoint.txt"
+    name = str(checkpoint)
+    if source.exists() and source.read_text().strip() != name:
+        raise SystemExit(f"{out} holds samples of {source.read_text().strip()}; use another --out")
+    source.write_text(name + "\n")
+
+
 def _sampled(args: argparse.Namespace, name: str, n: int, seed: int) -> list[str]:
     """``n`` samples of the checkpoint as ``molgan sample`` writes them ("" where invalid)."""
-    path = args.out / f"{name}.smi"
+    path = args.out / f"{name}{n}-seed{seed}.smi"
     if not path.exists():
         _run(
             ["sample", "--checkpoint", str(args.checkpoint), "-n", str(n), "--seed", str(seed)]
@@ -115,13 +131,15 @@ def _real_smiles(path: str, n: int, seed: int) -> list[str]:
     return [smiles[i] for i in rng.choice(len(smiles), size=min(n, len(smiles)), replace=False)]
 
 
-def _graphs(smiles: list[str], vocab) -> tuple[MolGraph, torch.Tensor]:
+def _graphs(smiles: list[str], vocab: Vocabulary) -> tuple[MolGraph, torch.Tensor]:
     """The encodable molecules' graphs and their rows in ``smiles``."""
     featurized = featurize(smiles, vocab, n_jobs=1, progress=False)
     return featurized.graphs, featurized.rows
 
 
-def _train_critic(vocab, real: list[str], fake: list[str], epochs: int, seed: int) -> nn.Module:
+def _train_critic(
+    vocab: Vocabulary, real: list[str], fake: list[str], epochs: int, seed: int
+) -> nn.Module:
     """An R-GCN that tells ``real`` (label 1) from ``fake`` (label 0); prints held-out accuracy."""
     real_graphs, _ = _graphs(real, vocab)
     fake_graphs, _ = _graphs(fake, vocab)
@@ -156,7 +174,7 @@ def _train_critic(vocab, real: list[str], fake: list[str], epochs: int, seed: in
 
 
 @torch.no_grad()
-def _pool_logits(critic: nn.Module, vocab, pool: list[str]) -> torch.Tensor:
+def _pool_logits(critic: nn.Module, vocab: Vocabulary, pool: list[str]) -> torch.Tensor:
     """The critic's logit for every pool row (NaN where the sample is invalid)."""
     graphs, rows = _graphs(pool, vocab)
     valid_logits = torch.cat(
@@ -180,12 +198,12 @@ def _stratified(
     logits: torch.Tensor, strata: torch.Tensor, beta: float, n: int, seed: int
 ) -> torch.Tensor:
     """:func:`_gumbel_top_k` within each stratum (``strata`` True / False), each stratum giving
-    its share of the pool."""
+    its share of the pool (the second takes what the first leaves of ``n``)."""
+    first = round(n * int(strata.sum()) / len(strata))
     picked = []
-    for stratum in (strata, ~strata):
-        rows = stratum.nonzero()[:, 0]
-        if len(rows):
-            share = round(n * len(rows) / len(strata))
+    for stratum, share in ((strata, first), (~strata, n - first)):
+        if share:
+            rows = stratum.nonzero()[:, 0]
             picked.append(rows[_gumbel_top_k(logits[rows], beta, share, seed)])
     return torch.cat(picked).sort().values
 
@@ -209,7 +227,7 @@ def _row(args: argparse.Namespace, smiles: list[str], logits: torch.Tensor, name
     """Write ``smiles`` with a sample record and return ``molgan evaluate``'s metrics."""
     path = args.out / f"{name}.smi"
     write_smiles(path, smiles)
-    pool_record = read_sample_record(args.out / "pool.smi")
+    pool_record = read_sample_record(args.out / f"pool{args.n * args.pool}-seed{args.seed}.smi")
     write_sample_record(
         path,
         {

@@ -494,19 +494,20 @@ def load_config(path: str | os.PathLike) -> Config:
     table, so a recipe that changes three keys of another states only those three.
 
     Raises:
-        ValueError: On a TOML syntax error, an unknown table or key, or a missing or circular
-            base (named with the file).
+        ValueError: On an unreadable file, a TOML syntax error, an unknown table or key, or a
+            missing or circular base (named with the file and, for a value, its bases).
     """
     path = Path(path)
-    raw = _read_toml(path, ())
+    raw, bases = _read_toml(path, ())
     try:
         return config_from_dict(raw)
     except ValueError as err:
-        raise ValueError(f"{path}: {err}") from None
+        through = f" (with its base {', '.join(map(str, bases))})" if bases else ""
+        raise ValueError(f"{path}{through}: {err}") from None
 
 
-def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
-    """``path``'s tables merged over those of its ``base`` chain.
+def _read_toml(path: Path, chain: tuple[Path, ...]) -> tuple[dict[str, Any], list[Path]]:
+    """``path``'s tables merged over those of its ``base`` chain, and the base files read.
 
     ``chain`` holds the files that led here, to catch a cycle.
     """
@@ -515,23 +516,25 @@ def _read_toml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     except FileNotFoundError:
         named = f" (the base of {chain[-1]})" if chain else ""
         raise ValueError(f"{path}: no such config file{named}") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot read it ({err.strerror})") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: invalid TOML ({err})") from None
     base = raw.pop("base", None)
     if base is None:
-        return raw
-    if not isinstance(base, str):
+        return raw, []
+    if not isinstance(base, str) or not base.strip():
         raise ValueError(f"{path}: base must be a file name, got {base!r}")
     base_path = path.parent / base
     if base_path.resolve() in {p.resolve() for p in (*chain, path)}:
         raise ValueError(f"{path}: base {base!r} leads back to a config of its own chain")
-    merged = _read_toml(base_path, (*chain, path))
+    merged, bases = _read_toml(base_path, (*chain, path))
     for name, table in raw.items():
         if isinstance(table, dict) and isinstance(merged.get(name), dict):
             merged[name] = {**merged[name], **table}
         else:
             merged[name] = table
-    return merged
+    return merged, [base_path, *bases]
 
 
 def config_from_dict(raw: dict[str, Any]) -> Config:
@@ -552,7 +555,10 @@ def config_from_dict(raw: dict[str, Any]) -> Config:
         raise ValueError(f"unknown config section(s) {sorted(unknown)}; valid: {sorted(sections)}")
     built = {}
     for name, cls in sections.items():
-        values = dict(raw.get(name, {}))
+        table = raw.get(name, {})
+        if not isinstance(table, dict):
+            raise ValueError(f"[{name}] must be a table, got {table!r}")
+        values = dict(table)
         fields = {f.name: f for f in dataclasses.fields(cls)}
         bad = set(values) - set(fields)
         if bad:

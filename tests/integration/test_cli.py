@@ -179,9 +179,8 @@ def test_sample_the_shipped_moses_model_by_name(tmp_path):
     lines = out.read_text().splitlines()
     assert len(lines) == 16
     molecules = [Chem.MolFromSmiles(s) for s in lines if s]
+    assert all(molecules)
     assert len(molecules) >= 8  # 96 % of 10,000 draws are valid (checkpoints/moses/metrics.md)
-    elements = {a.GetSymbol() for m in molecules for a in m.GetAtoms()}
-    assert elements <= {"C", "N", "O", "S", "F", "Cl", "Br"}
     assert sum(m.GetNumHeavyAtoms() for m in molecules) / len(molecules) > 12  # drug-sized
 
 

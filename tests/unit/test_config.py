@@ -63,6 +63,16 @@ def test_replace():
         Config().replace(train={"steps": -1})
 
 
+def test_a_shipped_recipe_takes_its_base_and_its_own_keys():
+    refiner = load_config(CONFIGS / "moses-latent-refiner.toml")
+    assert refiner.data.path == "data/moses/train.csv.gz"  # from moses-latent.toml
+    assert refiner.model.ae_slot_init == 1.0 and refiner.model.latent_dim == 128
+    assert refiner.data.max_atoms == 27
+    assert refiner.autoencoder.steps == 0 and refiner.autoencoder.bond_weight == 4.0
+    assert (refiner.model.refiner_passes, refiner.train.n_critic) == (2, 1)
+    assert refiner.train.gp_weight == 10.0 and refiner.train.eval_samples == 1000
+
+
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
 def test_every_shipped_config_loads(path):
     config = load_config(path)
@@ -95,11 +105,18 @@ def test_base_config_is_merged_table_by_table(tmp_path):
             {"bad.toml": 'base = "other.toml"\n', "other.toml": 'base = "bad.toml"\n'},
             "other.toml: base 'bad.toml' leads back",
         ),
-        ({"bad.toml": 'base = "other.toml"\n', "other.toml": "[trian]\n"}, "bad.toml: unknown"),
+        (
+            {"bad.toml": 'base = "other.toml"\n', "other.toml": "[trian]\n"},
+            r"bad.toml \(with its base .*other.toml\): unknown config section",
+        ),
+        ({"bad.toml": 'base = ""\n'}, "bad.toml: base must be a file name, got ''"),
+        ({"bad.toml": 'base = "sub"\n', "sub/x.toml": ""}, "sub: cannot read it"),
+        ({"bad.toml": "data = 3\n"}, r"bad.toml: \[data\] must be a table, got 3"),
     ],
 )
 def test_bad_base_configs_name_the_file(tmp_path, files, message):
     for name, text in files.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(text)
     with pytest.raises(ValueError, match=message):
         load_config(tmp_path / "bad.toml")
