@@ -86,6 +86,7 @@ def main() -> None:
         logits = _pool_logits(critic, vocab, pool)
         torch.save(logits, logits_path)
     strata = _novel(pool, args.train) if args.keep_novelty else torch.zeros(len(pool), dtype=bool)
+    pool_record = read_sample_record(_sample_path(args, "pool", len(pool), args.seed))
 
     rows: dict[str, dict] = {}
     suffix = " (novel share kept)" if args.keep_novelty else ""
@@ -93,7 +94,7 @@ def main() -> None:
         picked = _stratified(logits, strata, beta, args.n, args.seed)
         name = f"beta-{beta}" + ("-novel-kept" if args.keep_novelty else "")
         rows[f"pool of {len(pool)} resampled by ratio^{beta}{suffix}"] = _row(
-            args, [pool[i] for i in picked], logits[picked], name
+            args, [pool[i] for i in picked], logits[picked], name, pool_record
         )
     caption = (
         f"{args.checkpoint}: {args.n} samples a row, drawn without replacement from a pool of "
@@ -113,9 +114,14 @@ def _claim(out: Path, checkpoint: str) -> None:
     source.write_text(name + "\n")
 
 
+def _sample_path(args: argparse.Namespace, name: str, n: int, seed: int) -> Path:
+    """Where :func:`_sampled` caches ``n`` samples drawn with ``seed``."""
+    return args.out / f"{name}{n}-seed{seed}.smi"
+
+
 def _sampled(args: argparse.Namespace, name: str, n: int, seed: int) -> list[str]:
     """``n`` samples of the checkpoint as ``molgan sample`` writes them ("" where invalid)."""
-    path = args.out / f"{name}{n}-seed{seed}.smi"
+    path = _sample_path(args, name, n, seed)
     if not path.exists():
         _run(
             ["sample", "--checkpoint", str(args.checkpoint), "-n", str(n), "--seed", str(seed)]
@@ -223,11 +229,13 @@ def _gumbel_top_k(logits: torch.Tensor, beta: float, n: int, seed: int) -> torch
     return (log_weight + gumbel).topk(n).indices.sort().values
 
 
-def _row(args: argparse.Namespace, smiles: list[str], logits: torch.Tensor, name: str) -> dict:
-    """Write ``smiles`` with a sample record and return ``molgan evaluate``'s metrics."""
+def _row(
+    args: argparse.Namespace, smiles: list[str], logits: torch.Tensor, name: str, pool_record: dict
+) -> dict:
+    """Write ``smiles`` with a sample record (the pool's, resized) and return ``molgan
+    evaluate``'s metrics."""
     path = args.out / f"{name}.smi"
     write_smiles(path, smiles)
-    pool_record = read_sample_record(args.out / f"pool{args.n * args.pool}-seed{args.seed}.smi")
     write_sample_record(
         path,
         {
