@@ -303,6 +303,10 @@ class TrainConfig:
     """``kind = "latent"``: update G's noise map and the latent critic in the GAN stage; false
     keeps both (and so the codes G draws, and where the transport moves them) fixed while the
     decoder (``train_decoder``) or the refiner learn."""
+    train_refiner: bool = True
+    """``kind = "latent"`` with a refiner: let it learn in this run. False keeps it fixed, taken
+    from ``init_from``'s weight average (the refiner that checkpoint samples with), e.g. while RL
+    moves G alone."""
     reconstruction_weight: float = 0.0
     """``kind = "latent"`` with ``train_decoder`` or a refiner: weight of the autoencoder's
     reconstruction loss on a batch of training molecules in G's loss (through the refiner, if
@@ -366,7 +370,7 @@ _COUNTS = {
 zero in the loop)."""
 
 
-ESTIMATORS = ("network", "reinforce")
+ESTIMATORS = ("network", "reinforce", "code")
 """The values of ``[reward] estimator``."""
 
 
@@ -379,7 +383,10 @@ class RewardConfig:
     ``L_G = gan_weight * L_GAN + (1 - gan_weight) * alpha * L_RL`` with ``L_RL = -E[R(G(z))]``
     and ``alpha = |L_GAN / L_RL|``. With ``"reinforce"`` no network is fit: ``L_RL`` is the
     score-function loss of the sampled graphs' exact rewards (:func:`molgan.losses.reinforce_loss`)
-    and ``alpha`` is the constant ``reinforce_scale``.
+    and ``alpha`` is the constant ``reinforce_scale``. ``"code"`` (latent family only) is the same
+    policy gradient with the code as the action: a draw ``c ~ N(G(z), code_noise^2 I)`` decodes
+    deterministically, as the model samples, and ``L_RL`` raises the Gaussian log-density of the
+    draws that scored well (:func:`molgan.losses.code_log_prob`).
     """
 
     terms: tuple[str, ...] = ()
@@ -405,16 +412,24 @@ class RewardConfig:
     """Training molecules the reward network sees as real examples (a fixed seeded subset, so
     their RDKit rewards are computed once and cached; 0 = the whole training set)."""
     estimator: str = "network"
-    """How the RL gradient is estimated: ``"network"`` (MolGAN's reward network) or
-    ``"reinforce"`` (policy gradient on the exact rewards; steadier, see docs/results.md)."""
+    """How the RL gradient is estimated: ``"network"`` (MolGAN's reward network),
+    ``"reinforce"`` (policy gradient on the exact rewards of graphs drawn from the logits;
+    steadier, see docs/results.md) or ``"code"`` (policy gradient on the exact rewards of the
+    argmax decodes of codes drawn around G's; latent family)."""
     reinforce_scale: float = 10.0
-    """``"reinforce"`` only: the REINFORCE loss's weight inside the ``1 - gan_weight`` share."""
+    """``"reinforce"`` and ``"code"``: the policy-gradient loss's weight inside the
+    ``1 - gan_weight`` share."""
+    code_noise: float = 0.2
+    """``"code"`` only: the standard deviation of the Gaussian policy around G's codes (codes have
+    unit variance over their dimensions; the autoencoder trains with ``latent_noise``)."""
 
     def __post_init__(self) -> None:
         if self.estimator not in ESTIMATORS:
             raise ValueError(
                 f"[reward] estimator must be one of {list(ESTIMATORS)}, got {self.estimator!r}"
             )
+        if not self.code_noise > 0:
+            raise ValueError(f"[reward] code_noise must be > 0, got {self.code_noise}")
 
 
 @dataclass(frozen=True)
@@ -439,15 +454,27 @@ class Config:
                 )
         elif ae.kl_weight:
             raise ValueError("[autoencoder] kl_weight needs [model] variational = true")
+        if self.reward.estimator == "code" and self.model.kind != "latent":
+            raise ValueError(
+                '[reward] estimator = "code" draws latent codes: it needs kind = "latent"'
+            )
         train = self.train
         if not train.train_generator and self.model.kind != "latent":
             raise ValueError(
                 '[train] train_generator = false: only kind = "latent" has more to train'
             )
-        if not (train.train_generator or train.train_decoder or self.model.refiner_layers):
+        trains_refiner = self.model.refiner_layers and train.train_refiner
+        if not (train.train_generator or train.train_decoder or trains_refiner):
             raise ValueError(
                 "[train] train_generator = false leaves nothing to train: set train_decoder = "
-                "true or [model] refiner_layers > 0"
+                "true or [model] refiner_layers > 0 (with train_refiner = true)"
+            )
+        if not train.train_refiner and not (
+            train.init_from and self.model.refiner_layers and train.init_refiner
+        ):
+            raise ValueError(
+                "[train] train_refiner = false keeps init_from's refiner: set init_from and "
+                "[model] refiner_layers, and keep init_refiner = true"
             )
         for name in (
             "valence_target_joins",

@@ -30,6 +30,7 @@ __all__ = [
     "reward_loss",
     "rl_generator_loss",
     "reinforce_loss",
+    "code_log_prob",
     "balance_scale",
     "structure_penalty",
     "mode_seeking_loss",
@@ -275,6 +276,26 @@ def reinforce_loss(log_prob: torch.Tensor, rewards: torch.Tensor) -> torch.Tenso
     rewards = rewards.to(log_prob.dtype)
     advantage = (rewards - rewards.mean()) / (rewards.std() + _ADVANTAGE_EPS)
     return -(advantage.detach() * log_prob).mean()
+
+
+def code_log_prob(action: torch.Tensor, mean: torch.Tensor, std: float) -> torch.Tensor:
+    """``[B]`` log-densities, up to a constant, of codes ``action`` under ``N(mean, std^2 I)``.
+
+    The policy of ``[reward] estimator = "code"``: a latent model decodes a code
+    deterministically, so the code drawn around G's is the action whose probability REINFORCE
+    (:func:`reinforce_loss`) raises; its gradient moves ``mean`` towards the draws that scored
+    well.
+
+    Args:
+        action: ``[B, Z]`` the drawn codes (no gradient needed).
+        mean: ``[B, Z]`` G's codes, differentiable in G.
+        std: The policy's standard deviation.
+
+    Examples:
+        >>> code_log_prob(torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2), 0.5).tolist()
+        [-2.0]
+    """
+    return -0.5 * ((action.detach() - mean) / std).square().sum(-1)
 
 
 def balance_scale(gan_loss: torch.Tensor, rl_loss: torch.Tensor) -> torch.Tensor:

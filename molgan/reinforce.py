@@ -6,7 +6,9 @@ rewards of real and generated batches, whose prediction the generator then climb
 (``[reward] estimator = "network"``). The alternative, ``"reinforce"``, needs no stand-in: the
 generator samples every atom and bond from a categorical distribution, so the log-probability of
 a sampled graph is exact, and the score-function gradient (Williams 1992) of its exact reward
-raises the probability of the graphs that scored well.
+raises the probability of the graphs that scored well. ``"code"`` (latent family) takes the code
+as the action instead: codes drawn from a Gaussian around G's decode deterministically, exactly as
+the model samples, and the same gradient raises the density of the draws that scored well.
 
 :class:`RewardLearner` owns the scorer (:class:`~molgan.rewards.RewardScorer`) and, for
 ``"network"``, the network and its optimiser. Scoring is pipelined: the batches of step ``t`` are
@@ -28,8 +30,14 @@ from molgan.conditions import one_hot_values
 from molgan.config import Config
 from molgan.distributed import optimizer_step
 from molgan.graph import DenseGraph, MolGraph, graphs_to_smiles
-from molgan.losses import balance_scale, reinforce_loss, reward_loss, rl_generator_loss
-from molgan.models import Generator, RewardNetwork
+from molgan.losses import (
+    balance_scale,
+    code_log_prob,
+    reinforce_loss,
+    reward_loss,
+    rl_generator_loss,
+)
+from molgan.models import RewardNetwork
 from molgan.rewards import Objective, RewardScorer
 from molgan.sampling import graph_log_prob
 from molgan.vocab import Vocabulary
@@ -42,8 +50,9 @@ class RewardLearner:
 
     With ``estimator = "network"``, the reward network and its optimiser: its real examples
     cycle through a fixed, seeded pool of ``config.reward.real_pool`` training molecules, in
-    batches as large as the generated ones. With ``"reinforce"``, the last scored batch of
-    generated graphs (latent codes, class ids, rewards); no real molecules are scored.
+    batches as large as the generated ones. With ``"reinforce"`` and ``"code"``, the last scored
+    batch of generated graphs (latent codes, class ids, rewards, and for ``"code"`` the drawn
+    codes); no real molecules are scored.
 
     Args:
         config: The run's configuration (``config.reward`` must name at least one term).
@@ -63,7 +72,7 @@ class RewardLearner:
         if "novelty" in cfg.terms or "structure_match" in cfg.terms:
             train_smiles = {s for s in graphs_to_smiles(graphs, vocab) if s is not None}
         self.scorer = RewardScorer(self.objective, train_smiles, cfg.n_jobs, cfg.window)
-        self.reinforce = cfg.estimator == "reinforce"
+        self.reinforce = cfg.estimator in ("reinforce", "code")  # no reward network
         self.real_pool: MolGraph | None = None
         self._real_offset = 0
         self.network: RewardNetwork | None = None
@@ -80,13 +89,24 @@ class RewardLearner:
             )
         self._executor: ThreadPoolExecutor | None = None
         # Queued for scoring: graphs (real first, then fake), their class ids, n_real, the fake
-        # latent codes, rewards.
-        self._pending: tuple[DenseGraph, MolGraph, int, torch.Tensor, Future] | None = None
-        # "reinforce": the last scored fake batch, (latent codes, class ids, rewards).
-        self._policy_batch: tuple[torch.Tensor, MolGraph, torch.Tensor] | None = None
+        # latent codes, the drawn codes ("code"), rewards.
+        self._pending: (
+            tuple[DenseGraph, MolGraph, int, torch.Tensor, torch.Tensor | None, Future] | None
+        ) = None
+        # "reinforce", "code": the last scored fake batch, (latent codes, class ids, rewards,
+        # drawn codes or None).
+        self._policy_batch: (
+            tuple[torch.Tensor, MolGraph, torch.Tensor, torch.Tensor | None] | None
+        ) = None
         self._fake_rewards: list[float] = []
 
-    def observe(self, fake: DenseGraph, z: torch.Tensor, asked: torch.Tensor | None = None) -> None:
+    def observe(
+        self,
+        fake: DenseGraph,
+        z: torch.Tensor,
+        asked: torch.Tensor | None = None,
+        action: torch.Tensor | None = None,
+    ) -> None:
         """Queue a generated batch for scoring, and use the previous batch's rewards.
 
         For ``"network"``, as many real molecules are queued with it.
@@ -96,7 +116,11 @@ class RewardLearner:
                 ``bonds [B, N, N, Y]`` (their argmax, the sampled class ids, is what gets scored).
             z: The latent codes ``[B, Z]`` that generated ``fake``.
             asked: A conditioned generator's one-hot conditions ``[B, C]`` (``"condition_match"``).
+            action: ``"code"``: the codes ``[B, Z]`` drawn around G's codes of ``z``, which
+                decoded to ``fake``.
         """
+        if (action is None) == (self.config.estimator == "code"):
+            raise ValueError('observe: the drawn codes are given exactly when estimator = "code"')
         if self._executor is None:
             self.scorer.start()  # fork the RDKit workers from this (the main) thread
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="molgan-reward")
@@ -114,7 +138,8 @@ class RewardLearner:
         asked = asked.detach() if asked is not None else None
         future = self._executor.submit(self._score, ids, n_real, asked)
         self.flush()
-        self._pending = (graphs, ids, n_real, z.detach(), future)
+        action = action.detach() if action is not None else None
+        self._pending = (graphs, ids, n_real, z.detach(), action, future)
 
     def flush(self) -> None:
         """Use the queued batch's rewards, if any (waits for them).
@@ -124,18 +149,18 @@ class RewardLearner:
         """
         if self._pending is None:
             return
-        graphs, ids, n_real, z, future = self._pending
+        graphs, ids, n_real, z, action, future = self._pending
         self._pending = None
         rewards = future.result()
         if self.reinforce:
             fake_rewards = torch.as_tensor(rewards, dtype=torch.float32, device=self.device)
-            self._policy_batch = (z, ids, fake_rewards)
+            self._policy_batch = (z, ids, fake_rewards, action)
         else:
             self._fit(graphs, n_real, rewards)
         self._fake_rewards.extend(rewards[n_real:].tolist())
 
     def generator_loss(
-        self, gan_loss: torch.Tensor, fake: DenseGraph, generator: Generator
+        self, gan_loss: torch.Tensor, fake: DenseGraph | None, generator: torch.nn.Module
     ) -> torch.Tensor:
         """``λ L_GAN + (1 - λ) α L_RL``.
 
@@ -143,14 +168,19 @@ class RewardLearner:
         ``"reinforce"``: ``L_RL`` is the REINFORCE loss of the last scored batch, its
         log-probabilities re-evaluated under ``generator`` (whose weights have moved at most
         one update since it was drawn), and ``α = reinforce_scale``; before any batch has been
-        scored it is ``L_GAN`` alone.
+        scored it is ``L_GAN`` alone. ``"code"``: the same, with the Gaussian log-densities of
+        the drawn codes around ``generator.codes(z)``.
         """
         weight = self.config.gan_weight
         if self.reinforce:
             if self._policy_batch is None:
                 return gan_loss
-            z, ids, rewards = self._policy_batch
-            rl_loss = reinforce_loss(graph_log_prob(generator(z), ids), rewards)
+            z, ids, rewards, action = self._policy_batch
+            if action is None:
+                log_prob = graph_log_prob(generator(z), ids)
+            else:
+                log_prob = code_log_prob(action, generator.codes(z), self.config.code_noise)
+            rl_loss = reinforce_loss(log_prob, rewards)
             return weight * gan_loss + (1.0 - weight) * self.config.reinforce_scale * rl_loss
         rl_loss = rl_generator_loss(self.network(fake))
         return weight * gan_loss + (1.0 - weight) * balance_scale(gan_loss, rl_loss) * rl_loss
@@ -174,21 +204,23 @@ class RewardLearner:
         """
         weights = {"reward": self.network.state_dict()} if self.network is not None else {}
         if self._pending is not None:
-            graphs, _, n_real, z, future = self._pending
+            graphs, _, n_real, z, action, future = self._pending
             weights["reward_queue"] = {
                 "atoms": graphs.atoms,
                 "bonds": graphs.bonds,
                 "z": z,
                 "rewards": torch.as_tensor(future.result(), dtype=torch.float64),
                 "n_real": torch.tensor(n_real),
+                **({"action": action} if action is not None else {}),
             }
         if self._policy_batch is not None:
-            z, ids, rewards = self._policy_batch
+            z, ids, rewards, action = self._policy_batch
             weights["reward_policy"] = {
                 "z": z,
                 "atoms": ids.atoms,
                 "bonds": ids.bonds,
                 "rewards": rewards,
+                **({"action": action} if action is not None else {}),
             }
         extra = {
             "recent_samples": list(self.scorer.recent),
@@ -219,12 +251,13 @@ class RewardLearner:
             graphs = DenseGraph(queue["atoms"].to(self.device), queue["bonds"].to(self.device))
             ids = MolGraph(graphs.atoms.argmax(-1), graphs.bonds.argmax(-1))
             z = queue["z"].to(self.device)
-            self._pending = (graphs, ids, int(queue["n_real"]), z, future)
+            action = queue["action"].to(self.device) if "action" in queue else None
+            self._pending = (graphs, ids, int(queue["n_real"]), z, action, future)
         self._policy_batch = None
         if "reward_policy" in weights:
             policy = {k: v.to(self.device) for k, v in weights["reward_policy"].items()}
             ids = MolGraph(policy["atoms"], policy["bonds"])
-            self._policy_batch = (policy["z"], ids, policy["rewards"])
+            self._policy_batch = (policy["z"], ids, policy["rewards"], policy.get("action"))
 
     def close(self) -> None:
         """Stop the scoring thread and worker processes."""

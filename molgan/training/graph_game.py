@@ -140,13 +140,39 @@ class GraphGame:
         """One Adam step of the critic on ``loss_d``."""
         optimizer_step(loss_d, self.optimizer)
 
-    def observe(self, fake: DenseGraph, z: torch.Tensor, asked: torch.Tensor | None = None) -> None:
+    def observe(
+        self,
+        fake: DenseGraph,
+        z: torch.Tensor,
+        asked: torch.Tensor | None = None,
+        action: torch.Tensor | None = None,
+    ) -> None:
         """Queue a generated batch for RDKit scoring (no-op without ``[reward] terms``).
 
         ``asked``: a conditioned generator's one-hot conditions ``[B, C]`` per sample.
+        ``action``: with ``[reward] estimator = "code"``, the drawn codes that decoded to ``fake``.
         """
         if self.rewards is not None:
-            self.rewards.observe(fake, z, asked)
+            self.rewards.observe(fake, z, asked, action)
+
+    @property
+    def reads_codes(self) -> bool:
+        """Whether the RL term's policy is over latent codes (``[reward] estimator = "code"``).
+
+        Its loss then reads no decoded graph: the family adds it with :meth:`reward_term`.
+        """
+        return self.rewards is not None and self.config.reward.estimator == "code"
+
+    def reward_term(
+        self, loss_g: torch.Tensor, fake: DenseGraph | None, generator: torch.nn.Module, step: int
+    ) -> torch.Tensor:
+        """``loss_g`` with the RL term mixed in from ``rl_start`` on.
+
+        Before ``rl_start``, or without ``[reward] terms``, ``loss_g`` as it is.
+        """
+        if self.rewards is not None and step >= self.rl_start:
+            return self.rewards.generator_loss(loss_g, fake, generator)
+        return loss_g
 
     def adversarial_loss(self, fake: DenseGraph) -> torch.Tensor:
         """The generator's adversarial loss against the graph critic."""
@@ -163,6 +189,8 @@ class GraphGame:
     ) -> torch.Tensor:
         """Add the RL term (from ``rl_start`` on), mode seeking and the structure penalty.
 
+        The RL term only if its policy is over graphs: one over codes reads no decoded graph.
+
         Args:
             loss_g: The family's adversarial loss of the generator.
             z: The noise ``[B, Z]`` that made ``logits``.
@@ -172,8 +200,8 @@ class GraphGame:
             step: The loop's step.
         """
         cfg = self.config.train
-        if self.rewards is not None and step >= self.rl_start:
-            loss_g = self.rewards.generator_loss(loss_g, fake, generator)
+        if not self.reads_codes:
+            loss_g = self.reward_term(loss_g, fake, generator, step)
         if cfg.diversity_weight:
             loss_g = loss_g + cfg.diversity_weight * mode_seeking_loss(softmax_graph(logits), z)
         if cfg.structure_weight:
@@ -213,7 +241,7 @@ class GraphGame:
         """Whether the generator's loss reads decoded graphs at all."""
         cfg = self.config.train
         return bool(
-            self.rewards is not None
+            (self.rewards is not None and not self.reads_codes)
             or cfg.diversity_weight
             or cfg.structure_weight
             or (self.discriminator is not None and cfg.graph_weight)

@@ -122,7 +122,10 @@ class LatentFamily:
         if cfg.train_decoder:
             g_params += list(self.decoder.parameters())
         if self.refiner is not None:
-            g_params += list(self.refiner.parameters())
+            if cfg.train_refiner:
+                g_params += list(self.refiner.parameters())
+            else:  # fixed: gradients still pass through it to G
+                self.refiner.requires_grad_(False)
         self.opt_g = torch.optim.Adam(g_params, lr=cfg.lr_generator, betas=cfg.betas)
         self.opt_c = torch.optim.Adam(
             self.critic.parameters(), lr=cfg.lr_discriminator, betas=cfg.betas
@@ -228,10 +231,16 @@ class LatentFamily:
         losses = {}
         if cfg.train_generator:  # a fixed G pauses the latent game: the critic stays as it is
             losses["loss_d"] = self._critic_step(real_codes, fake_codes, noise, condition)
+        action = None
         if self.discriminator is not None or self.game.rewards is not None:
             with autocast(self.config.train.amp, self.device), torch.no_grad():
-                fake_logits = self._generate(self._graph_codes(fake_codes, noise))
-                fake = sample_dense_graph(fake_logits, cfg.tau, cfg.hard, self.rng)
+                if self.game.reads_codes:  # as the model samples: the argmax of drawn codes
+                    noise = self._moved(noise)
+                    action = self._draw_codes(self._codes_of(noise))
+                    fake = logits_to_graph(self._generate(action)).one_hot(self.vocab)
+                else:
+                    fake_logits = self._generate(self._graph_codes(fake_codes, noise))
+                    fake = sample_dense_graph(fake_logits, cfg.tau, cfg.hard, self.rng)
             if self.discriminator is not None:
                 real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
                 with autocast(self.config.train.amp, self.device):
@@ -240,7 +249,7 @@ class LatentFamily:
                 losses["loss_graph_d"] = loss_graph_d
             # What "condition_match" checks the samples for (one-hot; read in the reward thread).
             asked = self.generator.conditions_of(noise) if self._asks else None
-            self.game.observe(fake, noise, asked)
+            self.game.observe(fake, noise, asked, action)
         if (gan_step + 1) % cfg.n_critic == 0:
             with autocast(self.config.train.amp, self.device):
                 noise = self.generator.sample_z(cfg.batch_size, self.rng)
@@ -249,6 +258,8 @@ class LatentFamily:
                 if cfg.train_generator:
                     critic_in = self._critic_input(codes, self.generator.conditions_of(noise))
                     loss_g = self.gan_loss.generator(self._critique(critic_in))
+                if self.game.reads_codes:
+                    loss_g = self.game.reward_term(loss_g, None, self.generator, step)
                 in_graphs = step >= self._graph_start and self.game.uses_graphs
                 if in_graphs or self._valence_mask is not None:
                     graph_codes = self._graph_codes(codes, noise)
@@ -317,6 +328,15 @@ class LatentFamily:
         optimizer_step(loss_d, self.opt_c)
         return loss_d
 
+    def _moved(self, noise: torch.Tensor) -> torch.Tensor:
+        """Noise as the model samples it: moved by the transport, if any (without gradient)."""
+        return noise if self.transport is None else self.transport(self.generator, noise)
+
+    def _draw_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        """The ``"code"`` policy's draws around ``codes`` (``[reward] code_noise``)."""
+        noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
+        return codes + self.config.reward.code_noise * noise.to(codes.device)
+
     def _graph_codes(self, codes: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """The codes the graph terms decode, as the model samples them.
 
@@ -326,7 +346,7 @@ class LatentFamily:
         """
         if self.transport is None:
             return codes
-        return self._codes_of(self.transport(self.generator, noise))
+        return self._codes_of(self._moved(noise))
 
     def _completion_loss(self, draws: int) -> torch.Tensor:
         """The valence target's loss on the extra draws whose decode has a ring to complete.
@@ -420,8 +440,9 @@ class LatentFamily:
     def _init_from(self, path: str) -> None:
         """Load what a checkpoint has trained.
 
-        The autoencoder always; G (with its refiner, unless ``[train] init_refiner`` is false)
-        and the critics if its GAN stage had begun. A checkpoint of the MolGAN family is refused.
+        The autoencoder always; G (with its refiner, unless ``[train] init_refiner`` is false;
+        the weight average's refiner with ``train_refiner = false``) and the critics if its GAN
+        stage had begun. A checkpoint of the MolGAN family is refused.
         """
         checkpoint = load_checkpoint(path, map_location=self.device)
         if checkpoint.config.model.kind != "latent" or checkpoint.vocab != self.vocab:
@@ -443,6 +464,8 @@ class LatentFamily:
             average = weights.get("generator_ema", weights["generator"])
             # A G that stays fixed is the one the checkpoint samples with: its weight average.
             own = weights["generator"] if self.config.train.train_generator else average
+            if not self.config.train.train_refiner:  # kept as the checkpoint samples with it
+                own = {**own, **{k: v for k, v in average.items() if k.startswith("refiner.")}}
             if not self.config.train.init_refiner:  # this run's refiner starts fresh
                 average, own = (
                     {k: v for k, v in part.items() if not k.startswith("refiner.")}

@@ -35,6 +35,8 @@ def test_toml_round_trip(tmp_path):
         ('[reward]\nterms = ["qed"]\ncombine = "max"\n', "combine must be"),
         ('[reward]\nterms = ["qed"]\nweights = [1, 2]\n', "2 weights given for 1 terms"),
         ('[reward]\nestimator = "ppo"\n', "estimator must be one of"),
+        ('[reward]\nestimator = "code"\n', 'estimator = "code" draws latent codes'),
+        ("[reward]\ncode_noise = 0\n", "code_noise must be > 0, got 0"),
         ("[train]\neval_every = 0\n", "eval_every must be a positive integer, got 0"),
         ("[train]\nn_critic = 2.5\n", "n_critic must be a positive integer, got 2.5"),
         ("[model]\nvariational = true\n", 'only kind = "latent" has an autoencoder'),

@@ -9,6 +9,7 @@ from molgan.losses import (
     GAN_LOSSES,
     GRADIENT_PENALTY_WEIGHT,
     balance_scale,
+    code_log_prob,
     entropy_regularizer,
     get_gan_loss,
     gradient_penalty,
@@ -16,6 +17,7 @@ from molgan.losses import (
     minimax_generator_loss,
     mode_seeking_loss,
     nonsaturating_generator_loss,
+    reinforce_loss,
     reward_loss,
     rl_generator_loss,
     wgan_critic_loss,
@@ -228,3 +230,20 @@ def test_mode_seeking_loss_matches_its_formula_and_rewards_spread():
     assert mode_seeking_loss(DenseGraph(atoms, bonds), z).item() == pytest.approx(expected)
     collapsed = DenseGraph(atoms[[1, 1, 1, 1]], bonds)
     assert mode_seeking_loss(collapsed, z) > mode_seeking_loss(DenseGraph(atoms, bonds), z)
+
+
+def test_the_code_policy_gradient_moves_the_mean_towards_rewarded_draws():
+    # Reward 1 where the first coordinate of the drawn code is positive: REINFORCE on the
+    # Gaussian log-density must carry the policy's mean there.
+    mean = torch.zeros(1, 4, requires_grad=True)
+    optimizer = torch.optim.SGD([mean], lr=0.05)
+    rng = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        centre = mean.expand(64, 4)
+        action = centre.detach() + 0.3 * torch.randn(64, 4, generator=rng)
+        rewards = (action[:, 0] > 0).float()
+        optimizer.zero_grad()
+        reinforce_loss(code_log_prob(action, centre, 0.3), rewards).backward()
+        optimizer.step()
+    assert mean[0, 0] > 0.5
+    assert mean[0, 1:].abs().max() < 0.2  # unrewarded directions stay near 0

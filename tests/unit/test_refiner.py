@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import molgan.models.refiner as refiner_module
-from molgan.checkpoint import export_checkpoint
+from molgan.checkpoint import export_checkpoint, load_checkpoint
 from molgan.config import Config
 from molgan.graph import DenseGraph, MolGraph, same_piece
 from molgan.model import MolGAN, load_training_graphs
@@ -321,6 +321,10 @@ def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
             {"model": {"kind": "latent", "refiner_layers": 1}, "train": {"init_refiner": False}},
             "init_refiner = false starts a refiner fresh",
         ),
+        (
+            {"model": {"kind": "latent", "refiner_layers": 1}, "train": {"train_refiner": False}},
+            "train_refiner = false keeps init_from's refiner",
+        ),
     ],
 )
 def test_refiner_settings_are_checked(sections, message):
@@ -339,3 +343,29 @@ def test_a_refiner_stage_refuses_a_g_that_does_not_fit(tmp_path):
     )
     with pytest.raises(ValueError, match="does not fit"):
         Trainer(other, vocab, graphs, device="cpu", progress=False)
+
+
+def test_a_fixed_refiner_is_the_one_its_checkpoint_samples_with(tmp_path):
+    refined = {"model": {"refiner_layers": 1}}
+    config = latent_config(**refined, train={"reconstruction_weight": 1.0, "ema": 0.9})
+    vocab, graphs = load_training_graphs(config, progress=False)
+    Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "gan").fit()
+    average = load_checkpoint(tmp_path / "gan" / "checkpoint").weights["generator_ema"]
+    rl = latent_config(
+        **refined,
+        autoencoder={"steps": 0},
+        train={
+            "init_from": str(tmp_path / "gan" / "checkpoint"),
+            "train_refiner": False,
+            "n_critic": 1,
+            "ema": 0.9,
+        },
+        reward={"terms": ("validity",), "estimator": "code", "n_jobs": 1, "warmup": 0.0},
+    )
+    trainer = Trainer(rl, vocab, graphs, device="cpu", progress=False)
+    trainer.fit(steps=4)
+    own, sampler = trainer.generator.state_dict(), trainer.sampler.state_dict()
+    refiner = [k for k in own if k.startswith("refiner.")]
+    assert refiner and all(torch.equal(own[k], average[k]) for k in refiner)
+    assert all(torch.allclose(sampler[k], average[k], atol=1e-6) for k in refiner)
+    assert any(not torch.equal(own[k], average[k]) for k in own if k.startswith("noise_map."))
