@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from objectives import _label, _run, metrics_table
 
+from molgan.data import MOSES_SPLITS
 from molgan.io import read_smiles, write_smiles
 
-MOSES = Path(__file__).resolve().parents[1] / "data" / "moses"
 COLUMNS = (
     "validity",
     "unique@1k",
@@ -71,7 +71,7 @@ def main() -> None:
         rows[f"{_label(model)} ({args.n // 1000}k)"] = evaluate(samples, refs, "test", args.out)
         if args.moses_protocol:
             samples = sample(model, 30_000, args.out)
-            full = {"test": MOSES / "test.csv.gz", "testsf": MOSES / "test_scaffolds.csv.gz"}
+            full = {"test": MOSES_SPLITS["test"], "testsf": MOSES_SPLITS["test_scaffolds"]}
             rows[f"{_label(model)} (30k, full sets)"] = evaluate(samples, full, "full", args.out)
     table = markdown(rows)
     print(table)
@@ -88,11 +88,11 @@ def write_references(out: Path) -> dict[str, Path]:
             "floor": paths["test_10k_b"],
         }
     rng = np.random.default_rng(0)
-    test = read_smiles(MOSES / "test.csv.gz")
+    test = read_smiles(MOSES_SPLITS["test"])
     order = rng.permutation(len(test))
     write_smiles(paths["test_10k"], [test[i] for i in order[:REFERENCE_SIZE]])
     write_smiles(paths["test_10k_b"], [test[i] for i in order[REFERENCE_SIZE : 2 * REFERENCE_SIZE]])
-    testsf = read_smiles(MOSES / "test_scaffolds.csv.gz")
+    testsf = read_smiles(MOSES_SPLITS["test_scaffolds"])
     picked = rng.choice(len(testsf), REFERENCE_SIZE, replace=False)
     write_smiles(paths["testsf_10k"], [testsf[i] for i in picked])
     return {"test": paths["test_10k"], "testsf": paths["testsf_10k"], "floor": paths["test_10k_b"]}
@@ -110,7 +110,7 @@ def evaluate(samples: Path, refs: dict[str, Path], tag: str, out: Path) -> dict:
     """``molgan evaluate`` against the MOSES training set and the two references."""
     report = out / f"{samples.stem}-{tag}.json"
     if not report.exists():
-        argv = ["evaluate", str(samples), "--train", str(MOSES / "train.csv.gz")]
+        argv = ["evaluate", str(samples), "--train", str(MOSES_SPLITS["train"])]
         argv += ["--test", str(refs["test"]), "--test-sf", str(refs["testsf"])]
         _run([*argv, "--json", str(report)])
     return json.loads(report.read_text())

@@ -23,10 +23,9 @@ import fcd
 import numpy as np
 
 from molgan.chem import quiet_rdkit
+from molgan.data import MOSES_SPLITS
 from molgan.io import read_smiles
 from molgan.metrics import _strict_canonical, evaluate
-
-MOSES = Path(__file__).resolve().parents[1] / "data" / "moses"
 
 
 def main() -> None:
@@ -36,7 +35,7 @@ def main() -> None:
     args = parser.parse_args()
     from molecule_benchmarks import moses_metrics as mm  # the independent implementation
 
-    test = read_smiles(MOSES / "test.csv.gz")
+    test = read_smiles(MOSES_SPLITS["test"])
     order = np.random.default_rng(0).permutation(len(test))
     reference = [test[i] for i in order[: args.n]]
     if args.generated:

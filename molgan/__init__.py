@@ -29,6 +29,7 @@ _EXPORTS = {
     "load_config": "molgan.config",
     "QM9_PATH": "molgan.data",
     "QM9_SPLITS": "molgan.data",
+    "MOSES_SPLITS": "molgan.data",
     "MoleculeDataset": "molgan.data",
     "molecule_grid": "molgan.demo",
     "FILTERS": "molgan.filters",
@@ -40,6 +41,7 @@ _EXPORTS = {
     "read_smiles": "molgan.io",
     "write_smiles": "molgan.io",
     "evaluate": "molgan.metrics",
+    "canonical_training_set": "molgan.metrics",
     "MolGAN": "molgan.model",
     "REWARDS": "molgan.rewards",
     "Objective": "molgan.rewards",
@@ -57,6 +59,7 @@ __all__ = [
     "FILTERS",
     "MolGAN",
     "MolGraph",
+    "MOSES_SPLITS",
     "MoleculeDataset",
     "Objective",
     "QM9_PATH",
@@ -66,6 +69,7 @@ __all__ = [
     "Trainer",
     "Vocabulary",
     "canonical_smiles",
+    "canonical_training_set",
     "evaluate",
     "filter_smiles",
     "graph_to_mol",
@@ -91,12 +95,12 @@ if TYPE_CHECKING:  # what static tools and IDEs see
         write_sdf,
     )
     from molgan.config import Config, load_config
-    from molgan.data import QM9_PATH, QM9_SPLITS, MoleculeDataset
+    from molgan.data import MOSES_SPLITS, QM9_PATH, QM9_SPLITS, MoleculeDataset
     from molgan.demo import molecule_grid
     from molgan.filters import FILTERS, filter_smiles
     from molgan.graph import DenseGraph, MolGraph, graph_to_mol, mol_to_graph
     from molgan.io import read_smiles, write_smiles
-    from molgan.metrics import evaluate
+    from molgan.metrics import canonical_training_set, evaluate
     from molgan.model import MolGAN
     from molgan.rewards import REWARDS, Objective, RewardScorer, mean_rewards, molecule_properties
     from molgan.training import Trainer

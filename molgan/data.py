@@ -48,6 +48,7 @@ __all__ = [
     "DATA_DIR",
     "QM9_PATH",
     "QM9_SPLITS",
+    "MOSES_SPLITS",
     "SPLIT_FRACTIONS",
     "Featurized",
     "featurize",
@@ -67,6 +68,10 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 QM9_PATH = DATA_DIR / "qm9.csv.gz"
 QM9_SPLITS = {
     name: DATA_DIR / "splits" / f"qm9_{name}.csv.gz" for name in ("train", "valid", "test")
+}
+MOSES_DIR = DATA_DIR / "moses"
+MOSES_SPLITS = {  # MOSES (Polykovskiy et al. 2020): train, test, and the scaffold test (TestSF)
+    name: MOSES_DIR / f"{name}.csv.gz" for name in ("train", "test", "test_scaffolds")
 }
 # 80/10/10, the usual QM9 proportions; the rows are ordered by a seeded hash, not a RNG stream, so
 # the split never changes with the NumPy or Python version.

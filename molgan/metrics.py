@@ -46,6 +46,7 @@ __all__ = [
     "validity",
     "uniqueness",
     "novelty",
+    "canonical_training_set",
     "frechet_distance",
     "tanimoto_matrix",
     "internal_diversity",
@@ -208,6 +209,26 @@ def novelty(samples: Sequence[str], train: Sequence[str]) -> float | None:
     with quiet_rdkit():
         known = {canonical_smiles(s) for s in train}
     return _ratio(len(unique - known), len(unique))
+
+
+def canonical_training_set(
+    train: Sequence[str],
+    n_jobs: int | None = None,
+    progress: bool = True,
+    cache_dir: Path | None = None,
+) -> set[str]:
+    """Canonical SMILES of the parsable molecules of ``train``: what novelty is measured against.
+
+    Built in ``n_jobs`` worker processes and cached as :func:`evaluate` caches it (a large set,
+    such as MOSES's 1.58 M training molecules, is canonicalised once per machine).
+
+    Examples:
+        >>> sorted(canonical_training_set(["OCC", "C1CC", "c1ccccc1"], n_jobs=1, progress=False))
+        ['CCO', 'c1ccccc1']
+    """
+    n_jobs = n_jobs or min(2, os.cpu_count() or 1)
+    cache = Path(cache_dir or os.environ.get("MOLGAN_CACHE", "~/.cache/molgan")).expanduser()
+    return _train_set(list(train), n_jobs, progress, cache)
 
 
 def frechet_distance(
