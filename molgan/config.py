@@ -422,6 +422,10 @@ class RewardConfig:
     code_noise: float = 0.2
     """``"code"`` only: the standard deviation of the Gaussian policy around G's codes (codes have
     unit variance over their dimensions; the autoencoder trains with ``latent_noise``)."""
+    code_draws: int = 1
+    """``"code"`` only: codes drawn around each of G's codes. Above 1, each G code's draws are
+    scored against their own mean (:func:`molgan.losses.reinforce_loss`'s ``groups``), and a
+    step scores ``[train] batch_size`` draws of ``batch_size / code_draws`` G codes."""
 
     def __post_init__(self) -> None:
         if self.estimator not in ESTIMATORS:
@@ -430,6 +434,8 @@ class RewardConfig:
             )
         if not self.code_noise > 0:
             raise ValueError(f"[reward] code_noise must be > 0, got {self.code_noise}")
+        if not (isinstance(self.code_draws, int) and self.code_draws >= 1):
+            raise ValueError(f"[reward] code_draws must be an integer >= 1, got {self.code_draws}")
 
 
 @dataclass(frozen=True)
@@ -459,6 +465,13 @@ class Config:
                 '[reward] estimator = "code" draws latent codes: it needs kind = "latent"'
             )
         train = self.train
+        if self.reward.code_draws > 1 and (
+            self.reward.estimator != "code" or train.batch_size % self.reward.code_draws
+        ):
+            raise ValueError(
+                '[reward] code_draws > 1 needs estimator = "code" and a [train] batch_size '
+                f"divisible by it ({train.batch_size} by {self.reward.code_draws})"
+            )
         if not train.train_generator and self.model.kind != "latent":
             raise ValueError(
                 '[train] train_generator = false: only kind = "latent" has more to train'

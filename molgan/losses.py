@@ -253,28 +253,41 @@ def rl_generator_loss(predicted_rewards: torch.Tensor) -> torch.Tensor:
     return -predicted_rewards.mean()
 
 
-def reinforce_loss(log_prob: torch.Tensor, rewards: torch.Tensor) -> torch.Tensor:
+def reinforce_loss(log_prob: torch.Tensor, rewards: torch.Tensor, groups: int = 1) -> torch.Tensor:
     """Score-function (REINFORCE, Williams 1992) loss on exact rewards of sampled graphs.
 
-    ``-mean(A * log p(x))`` with the batch-standardised advantage ``A = (R - mean R) / std R``
-    (the batch mean is the baseline), so its gradient raises the probability of graphs that
-    scored above the batch and lowers the rest. Unlike :func:`rl_generator_loss` it needs no
-    reward network: ``rewards`` are the RDKit rewards themselves. A batch whose rewards are all
-    equal gives zero.
+    ``-mean(A * log p(x))`` with the advantage ``A = (R - b) / std R``, whose baseline ``b`` is
+    the batch mean, so its gradient raises the probability of graphs that scored above the batch
+    and lowers the rest. Unlike :func:`rl_generator_loss` it needs no reward network: ``rewards``
+    are the RDKit rewards themselves. A batch whose rewards are all equal gives zero.
+
+    With ``groups > 1`` the batch is that many runs of consecutive draws from one input (e.g.
+    several codes drawn around one G code), and each run's mean is its own baseline: only what
+    tells the draws of one input apart moves it, not how good the input already was (as in
+    RLOO, Kool et al. 2019).
 
     Args:
         log_prob: ``[B]`` log-probabilities of the sampled graphs (see
             :func:`molgan.sampling.graph_log_prob`), differentiable in the generator.
         rewards: ``[B]`` rewards of the same graphs.
+        groups: How many runs of ``B / groups`` draws share a baseline.
 
     Examples:
         >>> lp = torch.zeros(2, requires_grad=True)
         >>> reinforce_loss(lp, torch.tensor([1.0, 0.0])).backward()
         >>> [round(g, 4) for g in lp.grad.tolist()]  # descending raises the better graph's
         [-0.3536, 0.3536]
+        >>> lp = torch.zeros(4, requires_grad=True)
+        >>> reinforce_loss(lp, torch.tensor([1.0, 1.0, 0.0, 1.0]), groups=2).backward()
+        >>> [round(g, 4) + 0.0 for g in lp.grad.tolist()]  # the first run's draws tie: none
+        [0.0, 0.0, 0.25, -0.25]
     """
     rewards = rewards.to(log_prob.dtype)
-    advantage = (rewards - rewards.mean()) / (rewards.std() + _ADVANTAGE_EPS)
+    if groups == 1:
+        baseline = rewards.mean()
+    else:
+        baseline = rewards.view(groups, -1).mean(1).repeat_interleave(len(rewards) // groups)
+    advantage = (rewards - baseline) / (rewards.std() + _ADVANTAGE_EPS)
     return -(advantage.detach() * log_prob).mean()
 
 

@@ -180,7 +180,9 @@ class RewardLearner:
                 log_prob = graph_log_prob(generator(z), ids)
             else:
                 log_prob = code_log_prob(action, generator.codes(z), self.config.code_noise)
-            rl_loss = reinforce_loss(log_prob, rewards)
+            draws = self.config.code_draws  # above 1, each G code's draws share a baseline
+            groups = len(rewards) // draws if draws > 1 else 1
+            rl_loss = reinforce_loss(log_prob, rewards, groups)
             return weight * gan_loss + (1.0 - weight) * self.config.reinforce_scale * rl_loss
         rl_loss = rl_generator_loss(self.network(fake))
         return weight * gan_loss + (1.0 - weight) * balance_scale(gan_loss, rl_loss) * rl_loss

@@ -235,7 +235,8 @@ class LatentFamily:
         if self.discriminator is not None or self.game.rewards is not None:
             with autocast(self.config.train.amp, self.device), torch.no_grad():
                 if self.game.reads_codes:  # as the model samples: the argmax of drawn codes
-                    noise = self._moved(noise)
+                    draws = self.config.reward.code_draws
+                    noise = self._moved(noise[: len(noise) // draws]).repeat_interleave(draws, 0)
                     action = self._draw_codes(self._codes_of(noise))
                     fake = logits_to_graph(self._generate(action)).one_hot(self.vocab)
                 else:

@@ -37,6 +37,12 @@ def test_toml_round_trip(tmp_path):
         ('[reward]\nestimator = "ppo"\n', "estimator must be one of"),
         ('[reward]\nestimator = "code"\n', 'estimator = "code" draws latent codes'),
         ("[reward]\ncode_noise = 0\n", "code_noise must be > 0, got 0"),
+        ("[reward]\ncode_draws = 0\n", "code_draws must be an integer >= 1, got 0"),
+        ("[reward]\ncode_draws = 2\n", 'code_draws > 1 needs estimator = "code"'),
+        (
+            '[model]\nkind = "latent"\n[reward]\nestimator = "code"\ncode_draws = 3\n',
+            r"batch_size divisible by it \(32 by 3\)",
+        ),
         ("[train]\neval_every = 0\n", "eval_every must be a positive integer, got 0"),
         ("[train]\nn_critic = 2.5\n", "n_critic must be a positive integer, got 2.5"),
         ("[model]\nvariational = true\n", 'only kind = "latent" has an autoencoder'),

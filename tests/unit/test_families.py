@@ -274,8 +274,15 @@ def test_latent_resume_is_exact(tmp_path, estimator):
     assert _digest(resumed.module.critic) == _digest(straight.module.critic)
 
 
-def test_code_policy_moves_g_alone_and_checkpoints_its_draws(tmp_path):
-    reward = {"terms": ("validity",), "estimator": "code", "n_jobs": 1, "warmup": 0.0}
+@pytest.mark.parametrize("draws", [1, 4])
+def test_code_policy_moves_g_alone_and_checkpoints_its_draws(tmp_path, draws):
+    reward = {
+        "terms": ("validity",),
+        "estimator": "code",
+        "n_jobs": 1,
+        "warmup": 0.0,
+        "code_draws": draws,
+    }
     config = latent_config(reward=reward, train={"n_critic": 1})
     vocab, graphs = load_training_graphs(config, progress=False)
     trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
@@ -291,6 +298,9 @@ def test_code_policy_moves_g_alone_and_checkpoints_its_draws(tmp_path):
     policy = load_checkpoint(tmp_path / "ckpt").weights["reward_policy"]
     assert policy["action"].shape == (8, config.model.latent_dim)
     assert policy["z"].shape == (8, config.model.z_dim)
+    # Each G code is drawn ``draws`` times in a row: its noise repeats, its draws differ.
+    assert torch.equal(policy["z"][::draws].repeat_interleave(draws, 0), policy["z"])
+    assert len(set(map(tuple, policy["action"].tolist()))) == 8
 
 
 def test_latent_save_load_export_and_fine_tune(tmp_path):
