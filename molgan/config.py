@@ -53,6 +53,10 @@ class DataConfig:
     """How each molecule's atoms are numbered (``molgan.order``): ``"input"`` (MolGAN's, as
     written in the file), ``"smiles"`` (canonical SMILES order) or ``"bfs"`` (breadth-first from
     the canonical root). A one-shot decoder (``[model] kind = "latent"``) needs a canonical one."""
+    filters: tuple[str, ...] = ()
+    """Train on the molecules that pass all of these (``molgan.filters``: names such as
+    ``"lipinski"``, or thresholds such as ``"qed>=0.9"``), e.g. to move a model to the
+    drug-like part of its data; the vocabulary still comes from every row. Empty: all rows."""
 
     def __post_init__(self) -> None:
         from molgan.standardize import TRANSFORMS

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -21,6 +22,7 @@ from molgan.conditions import resolve_conditions
 from molgan.config import Config
 from molgan.data import MoleculeDataset, derive_vocabulary, graphs_to_batch
 from molgan.distributed import World
+from molgan.filters import filter_smiles
 from molgan.graph import MolGraph, graphs_to_mols
 from molgan.io import atomic_file, read_smiles, write_sample_record
 from molgan.models import GraphGenerator, LatentCritic, build_generator
@@ -32,6 +34,8 @@ from molgan.training import Trainer, resolve_device
 from molgan.vocab import Vocabulary
 
 __all__ = ["MolGAN", "SHIPPED_MODELS", "DEFAULT_CHECKPOINT", "load_training_graphs"]
+
+logger = logging.getLogger(__name__)
 
 SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "checkpoints"
 """The pretrained models that ship with molgan, one directory each (``qm9``, ``qm9-qed``)."""
@@ -338,7 +342,22 @@ def load_training_graphs(config: Config, progress: bool = True) -> tuple[Vocabul
         transforms=data.transforms,
         limit=data.limit,
     )
-    return vocab, dataset.graphs
+    if not data.filters:
+        return vocab, dataset.graphs
+    try:
+        keep = filter_smiles(dataset.smiles, data.filters, progress).passed_all
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"[data] filters: {err.args[0]}") from None
+    if not keep.any():
+        raise ValueError(f"[data] filters {list(data.filters)}: no training molecule passes")
+    logger.info(
+        "[data] filters %s: training on %d of %d molecules",
+        list(data.filters),
+        int(keep.sum()),
+        len(keep),
+    )
+    rows = torch.from_numpy(keep).nonzero().squeeze(1)
+    return vocab, MolGraph(dataset.graphs.atoms[rows], dataset.graphs.bonds[rows])
 
 
 def _maybe_atomic(path: str | os.PathLike | None) -> AbstractContextManager:

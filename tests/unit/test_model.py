@@ -1,10 +1,14 @@
 import json
+from pathlib import Path
 
 import pytest
+import torch
 from rdkit import Chem
+from rdkit.Chem import Descriptors
 
 from molgan.config import Config
-from molgan.model import MolGAN
+from molgan.graph import graphs_to_smiles
+from molgan.model import MolGAN, load_training_graphs
 from molgan.training import Trainer
 
 
@@ -86,3 +90,21 @@ def test_the_critic_transport_moves_the_codes_and_is_recorded(tmp_path):
     assert "transport" not in (tmp_path / "p.smi.json").read_text()
     with pytest.raises(ValueError, match="no latent critic"):
         MolGAN(model.generator, model.vocab, config).sample(5)
+
+
+def test_data_filters_keep_the_passing_molecules_and_the_whole_vocabulary():
+    tiny = Path(__file__).resolve().parents[1] / "data" / "tiny.smi"
+    config = Config().replace(data={"path": str(tiny), "vocabulary": "data"})
+    vocab, graphs = load_training_graphs(config)
+    filtered = config.replace(data={"filters": ("mol_weight>=40",)})
+    kept_vocab, kept = load_training_graphs(filtered)
+    assert kept_vocab == vocab  # from every row, so a filtered run can start from a full one
+    weights = [Descriptors.MolWt(Chem.MolFromSmiles(s)) for s in graphs_to_smiles(graphs, vocab)]
+    heavy = torch.tensor([w >= 40 for w in weights])
+    assert 0 < len(kept.atoms) < len(graphs.atoms)
+    assert torch.equal(kept.atoms, graphs.atoms[heavy])
+    assert torch.equal(kept.bonds, graphs.bonds[heavy])
+    with pytest.raises(ValueError, match=r"\[data\] filters: unknown filter"):
+        load_training_graphs(config.replace(data={"filters": ("shiny",)}))
+    with pytest.raises(ValueError, match="no training molecule passes"):
+        load_training_graphs(config.replace(data={"filters": ("mol_weight>=900",)}))
