@@ -374,7 +374,7 @@ _COUNTS = {
 zero in the loop)."""
 
 
-ESTIMATORS = ("network", "reinforce", "code")
+ESTIMATORS = ("network", "reinforce", "code", "feedback")
 """The values of ``[reward] estimator``."""
 
 
@@ -390,7 +390,9 @@ class RewardConfig:
     and ``alpha`` is the constant ``reinforce_scale``. ``"code"`` (latent family only) is the same
     policy gradient with the code as the action: a draw ``c ~ N(G(z), code_noise^2 I)`` decodes
     deterministically, as the model samples, and ``L_RL`` raises the Gaussian log-density of the
-    draws that scored well (:func:`molgan.losses.code_log_prob`).
+    draws that scored well (:func:`molgan.losses.code_log_prob`). ``"feedback"`` (latent family)
+    estimates no gradient: as in FBGAN (Gupta & Zou 2019), G's best-scoring molecules' codes take
+    the place of training codes among the latent critic's real codes (:mod:`molgan.feedback`).
     """
 
     terms: tuple[str, ...] = ()
@@ -419,13 +421,21 @@ class RewardConfig:
     """How the RL gradient is estimated: ``"network"`` (MolGAN's reward network),
     ``"reinforce"`` (policy gradient on the exact rewards of graphs drawn from the logits;
     steadier, see docs/results.md) or ``"code"`` (policy gradient on the exact rewards of the
-    argmax decodes of codes drawn around G's; latent family)."""
+    argmax decodes of codes drawn around G's; latent family) or ``"feedback"`` (no gradient: the
+    rewards choose the latent critic's real codes; latent family)."""
     reinforce_scale: float = 10.0
     """``"reinforce"`` and ``"code"``: the policy-gradient loss's weight inside the
     ``1 - gan_weight`` share."""
     code_noise: float = 0.2
     """``"code"`` only: the standard deviation of the Gaussian policy around G's codes (codes have
     unit variance over their dimensions; the autoencoder trains with ``latent_noise``)."""
+    feedback_every: int = 250
+    """``"feedback"`` only: GAN steps between rounds (the first at the GAN stage's start)."""
+    feedback_samples: int = 2048
+    """``"feedback"`` only: G's draws decoded and scored per round."""
+    feedback_size: int = 8192
+    """``"feedback"`` only: how many best distinct molecules' codes are kept; they replace as
+    many training codes among the critic's real codes (all of them, at or above their count)."""
     code_draws: int = 1
     """``"code"`` only: codes drawn around each of G's codes. Above 1, each G code's draws are
     scored against their own mean (:func:`molgan.losses.reinforce_loss`'s ``groups``), and a
@@ -438,6 +448,10 @@ class RewardConfig:
             )
         if not self.code_noise > 0:
             raise ValueError(f"[reward] code_noise must be > 0, got {self.code_noise}")
+        for name in ("feedback_every", "feedback_samples", "feedback_size"):
+            value = getattr(self, name)
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"[reward] {name} must be an integer >= 1, got {value}")
         if not (isinstance(self.code_draws, int) and self.code_draws >= 1):
             raise ValueError(f"[reward] code_draws must be an integer >= 1, got {self.code_draws}")
 
@@ -464,9 +478,17 @@ class Config:
                 )
         elif ae.kl_weight:
             raise ValueError("[autoencoder] kl_weight needs [model] variational = true")
-        if self.reward.estimator == "code" and self.model.kind != "latent":
+        if self.reward.estimator in ("code", "feedback") and self.model.kind != "latent":
             raise ValueError(
-                '[reward] estimator = "code" draws latent codes: it needs kind = "latent"'
+                f'[reward] estimator = "{self.reward.estimator}" draws latent codes: it needs '
+                'kind = "latent"'
+            )
+        if self.reward.estimator == "feedback" and (
+            self.model.conditions or not self.train.train_generator
+        ):
+            raise ValueError(
+                '[reward] estimator = "feedback" trains G on the codes it kept: it needs [train] '
+                "train_generator = true and no [model] conditions"
             )
         train = self.train
         if self.reward.code_draws > 1 and (

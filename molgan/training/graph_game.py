@@ -106,7 +106,9 @@ class GraphGame:
                 '"reinforce" (a reward network would score real molecules, which were asked '
                 "for nothing)"
             )
-        self.rewards = RewardLearner(config, vocab, graphs, device) if config.reward.terms else None
+        # "feedback" needs no learner: its rewards choose real codes (the latent family's part).
+        learns = config.reward.terms and config.reward.estimator != "feedback"
+        self.rewards = RewardLearner(config, vocab, graphs, device) if learns else None
         self.bond_orders = torch.tensor(vocab.bond_orders, device=device)  # [Y]
         self.max_valence = max_valence(graphs, vocab).to(device)  # [T]
         self.atom_charges = torch.tensor(vocab.atom_charges, dtype=torch.float32, device=device)

@@ -11,7 +11,8 @@ Optionally, the graph-space game joins in: the relational-GCN discriminator scor
 exactly as for the MolGAN family (:class:`~molgan.training.GraphGame`). A refiner
 (``[model] refiner_layers``) trains in the same stage on G's terms that reach it (reconstruction,
 valence target, graph terms); ``[train] train_generator = false`` keeps G and the latent critic
-fixed meanwhile.
+fixed meanwhile. With ``[reward] estimator = "feedback"`` the rewards of G's decoded draws choose
+the critic's real codes instead (:mod:`molgan.feedback`).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from molgan.checkpoint import load_checkpoint
 from molgan.conditions import label_molecules
 from molgan.config import Config
 from molgan.distributed import optimizer_step
-from molgan.graph import DenseGraph, MolGraph, graphs_to_mols
+from molgan.feedback import FeedbackMemory
+from molgan.graph import DenseGraph, MolGraph, graphs_to_mols, graphs_to_smiles
 from molgan.losses import get_gan_loss, gradient_penalty
 from molgan.models import Discriminator, GraphRefiner
 from molgan.models.autoencoder import (
@@ -41,6 +43,7 @@ from molgan.models.autoencoder import (
     valence_target,
 )
 from molgan.models.transport import configured_transport
+from molgan.rewards import Objective
 from molgan.sampling import ValenceMask, logits_to_graph, sample_dense_graph
 from molgan.training.acceleration import autocast, compiled
 from molgan.training.graph_game import GraphGame, real_batch
@@ -112,6 +115,16 @@ class LatentFamily:
             )
         self._conditions = self._fit_conditions() if model.conditions else None  # [M, C]
         self._asks = "condition_match" in config.reward.terms
+        reward = config.reward
+        self.feedback = (
+            FeedbackMemory(
+                Objective(reward.terms, reward.combine, reward.weights),
+                reward.feedback_size,
+                reward.n_jobs,
+            )
+            if reward.terms and reward.estimator == "feedback"
+            else None
+        )
         if cfg.init_from:
             self._init_from(cfg.init_from)
         self.decoder = self.generator.decoder
@@ -179,6 +192,8 @@ class LatentFamily:
         """Weights, optimiser states and JSON extras to checkpoint (the loop adds G's weights)."""
         weights, optimizers, extra = self.game.state()
         weights.update(encoder=self.encoder.state_dict(), latent_critic=self.critic.state_dict())
+        if self.feedback is not None:
+            weights["feedback"], extra["feedback_smiles"] = self.feedback.state()
         optimizers.update(
             autoencoder=self.opt_ae.state_dict(),
             generator=self.opt_g.state_dict(),
@@ -196,10 +211,14 @@ class LatentFamily:
         self.opt_g.load_state_dict(optimizers["generator"])
         self.opt_c.load_state_dict(optimizers["latent_critic"])
         self.game.load_state(weights, optimizers, extra)
+        if self.feedback is not None:
+            self.feedback.load_state(weights["feedback"], extra["feedback_smiles"])
 
     def close(self) -> None:
         """Stop the reward workers."""
         self.game.close()
+        if self.feedback is not None:
+            self.feedback.close()
 
     # -- the stages ----------------------------------------------------------------------------
 
@@ -221,6 +240,8 @@ class LatentFamily:
         gan_step = step - self.ae_steps
         if not self._frozen:
             self._freeze_autoencoder()
+        if self.feedback is not None and gan_step % self.config.reward.feedback_every == 0:
+            self._feedback_round()
         with autocast(self.config.train.amp, self.device):
             idx = self._code_batch()
             real_codes = self._codes[idx]  # [B, Z]
@@ -387,7 +408,7 @@ class LatentFamily:
         """
         idx = self._code_batch()
         real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
-        return self._reconstruction_loss(self._codes[idx], real, decode=self._generate)
+        return self._reconstruction_loss(self._data_codes[idx], real, decode=self._generate)
 
     def _reconstruction_loss(
         self,
@@ -435,8 +456,33 @@ class LatentFamily:
         self.encoder.eval().requires_grad_(False)
         self.decoder.requires_grad_(self.config.train.train_decoder)
         self.generator.noise_map.requires_grad_(self.config.train.train_generator)
-        self._codes = encode_graphs(self.encoder, self.graphs)  # [M, Z]
+        self._data_codes = encode_graphs(self.encoder, self.graphs)  # [M, Z]
+        self._codes = self._real_codes()
         self._frozen = True
+
+    def _real_codes(self) -> torch.Tensor:
+        """The critic's real codes ``[M, Z]``: the training codes, or with feedback partly its."""
+        if self.feedback is None:
+            return self._data_codes
+        return self.feedback.real_codes(self._data_codes)
+
+    @torch.no_grad()
+    def _feedback_round(self) -> None:
+        """One feedback round: G's draws decoded as the model samples them, scored and kept.
+
+        ``[reward] feedback_samples`` draws; the best-scoring molecules' codes become the
+        critic's real codes.
+        """
+        left, chunk = self.config.reward.feedback_samples, self.config.train.batch_size
+        while left > 0:
+            noise = self.generator.sample_z(min(chunk, left), self.rng)
+            with autocast(self.config.train.amp, self.device):
+                codes = self._codes_of(self._moved(noise))
+                ids = logits_to_graph(self._generate(codes))
+            smiles = graphs_to_smiles(MolGraph(ids.atoms.cpu(), ids.bonds.cpu()), self.vocab)
+            self.feedback.add(codes, smiles)
+            left -= len(noise)
+        self._codes = self._real_codes()
 
     def _init_from(self, path: str) -> None:
         """Load what a checkpoint has trained.

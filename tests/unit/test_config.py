@@ -38,6 +38,13 @@ def test_toml_round_trip(tmp_path):
         ('[reward]\nestimator = "code"\n', 'estimator = "code" draws latent codes'),
         ("[reward]\ncode_noise = 0\n", "code_noise must be > 0, got 0"),
         ("[reward]\ncode_draws = 0\n", "code_draws must be an integer >= 1, got 0"),
+        ("[reward]\nfeedback_size = 0\n", "feedback_size must be an integer >= 1, got 0"),
+        ('[reward]\nestimator = "feedback"\n', 'estimator = "feedback" draws latent codes'),
+        (
+            '[model]\nkind = "latent"\nconditions = ["aromatic_ring"]\n'
+            '[reward]\nestimator = "feedback"\n',
+            "train_generator = true and no",
+        ),
         ("[reward]\ncode_draws = 2\n", 'code_draws > 1 needs estimator = "code"'),
         (
             '[model]\nkind = "latent"\n[reward]\nestimator = "code"\ncode_draws = 3\n',

@@ -10,7 +10,7 @@ import torch
 
 from molgan.checkpoint import export_checkpoint, load_checkpoint
 from molgan.config import Config, load_config
-from molgan.graph import MolGraph
+from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import (
     GENERATORS,
@@ -20,7 +20,7 @@ from molgan.models import (
     LatentGenerator,
     build_generator,
 )
-from molgan.sampling import ValenceMask, generate_graphs
+from molgan.sampling import ValenceMask, generate_graphs, logits_to_graph
 from molgan.training import FAMILIES, LatentFamily, MolGANFamily, Trainer
 from molgan.training.acceleration import autocast, compiled
 
@@ -259,9 +259,10 @@ def test_the_valence_target_refuses_aromatic_bonds():
         Trainer(config, vocab, graphs, device="cpu", progress=False)
 
 
-@pytest.mark.parametrize("estimator", ["reinforce", "code"])
+@pytest.mark.parametrize("estimator", ["reinforce", "code", "feedback"])
 def test_latent_resume_is_exact(tmp_path, estimator):
-    config = latent_config(reward={"terms": ("validity",), "estimator": estimator, "n_jobs": 1})
+    reward = {"terms": ("validity",), "estimator": estimator, "n_jobs": 1, "feedback_every": 3}
+    config = latent_config(reward=reward)
     vocab, graphs = load_training_graphs(config, progress=False)
     straight = Trainer(config, vocab, graphs, device="cpu", progress=False)
     straight.fit()
@@ -301,6 +302,36 @@ def test_code_policy_moves_g_alone_and_checkpoints_its_draws(tmp_path, draws):
     # Each G code is drawn ``draws`` times in a row: its noise repeats, its draws differ.
     assert torch.equal(policy["z"][::draws].repeat_interleave(draws, 0), policy["z"])
     assert len(set(map(tuple, policy["action"].tolist()))) == 8
+
+
+def test_feedback_codes_decode_to_their_molecules_and_become_real_codes(tmp_path):
+    reward = {
+        "terms": ("qed",),
+        "estimator": "feedback",
+        "n_jobs": 1,
+        "feedback_every": 4,
+        "feedback_samples": 64,
+        "feedback_size": 6,
+    }
+    config = latent_config(reward=reward, autoencoder={"steps": 100})  # some draws decode
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    assert trainer.rewards is None  # no gradient estimator
+    trainer.fit()
+    memory = trainer.module.feedback
+    assert 0 < len(memory) <= 6
+    # The kept codes are exactly codes from which the decoder makes the kept molecules.
+    with torch.no_grad():
+        ids = logits_to_graph(trainer.generator.decode(memory.codes))
+    assert graphs_to_smiles(ids, vocab) == memory.smiles
+    assert torch.equal(trainer.module._codes[: len(memory)], memory.codes)
+    assert torch.equal(
+        trainer.module._codes[len(memory) :], trainer.module._data_codes[len(memory) :]
+    )
+    trainer.save(tmp_path / "ckpt")
+    saved = load_checkpoint(tmp_path / "ckpt")
+    assert saved.extra["feedback_smiles"] == memory.smiles
+    assert torch.equal(saved.weights["feedback"]["codes"], memory.codes)
 
 
 def test_latent_save_load_export_and_fine_tune(tmp_path):
