@@ -25,6 +25,7 @@ from molgan.losses import (
 )
 from molgan.models import GraphCritic
 from molgan.reinforce import RewardLearner
+from molgan.rewards import RewardScorer
 from molgan.sampling import softmax_graph
 from molgan.training.acceleration import compiled
 from molgan.vocab import Vocabulary
@@ -156,6 +157,11 @@ class GraphGame:
         """
         if self.rewards is not None:
             self.rewards.observe(fake, z, asked, action)
+
+    @property
+    def scorer(self) -> RewardScorer | None:
+        """The reward learner's RDKit scorer (``None`` without one)."""
+        return self.rewards.scorer if self.rewards is not None else None
 
     @property
     def reads_codes(self) -> bool:

@@ -43,7 +43,7 @@ from molgan.models.autoencoder import (
     valence_target,
 )
 from molgan.models.transport import configured_transport
-from molgan.rewards import Objective
+from molgan.rewards import Objective, RewardScorer
 from molgan.sampling import ValenceMask, logits_to_graph, sample_dense_graph
 from molgan.training.acceleration import autocast, compiled
 from molgan.training.graph_game import GraphGame, real_batch
@@ -172,6 +172,11 @@ class LatentFamily:
     def discriminator(self) -> Discriminator | None:
         """The relational-GCN critic of decoded graphs (``None`` without ``graph_weight``)."""
         return self.game.discriminator
+
+    @property
+    def scorer(self) -> RewardScorer | None:
+        """What scores ``[reward] terms``: the feedback memory's or the reward learner's."""
+        return self.feedback.scorer if self.feedback is not None else self.game.scorer
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         """An autoencoder update before ``[autoencoder] steps``, a latent GAN step after."""

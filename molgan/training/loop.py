@@ -31,6 +31,7 @@ from molgan.distributed import World
 from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.progress import ProgressBar
 from molgan.reinforce import RewardLearner
+from molgan.rewards import RewardScorer
 from molgan.sampling import generate_graphs
 from molgan.training.acceleration import mark_step
 from molgan.vocab import Vocabulary
@@ -74,6 +75,8 @@ class FamilyModule(Protocol):
     transport: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] | None
     """What moves the generator's noise when the model samples (the latent family's ``[model]
     transport_steps``); ``None``: the draws as they are."""
+    scorer: RewardScorer | None
+    """What scores ``[reward] terms`` (an evaluation's ``eval_reward``); ``None`` without terms."""
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         """Run step ``step``; return its losses (device tensors) by name."""
@@ -299,8 +302,8 @@ class Trainer:
             "validity": len(valid) / n,
             "uniqueness": len(set(valid)) / len(valid) if valid else 0.0,
         }
-        if self.rewards is not None:  # the objective on this sample (uniqueness within it)
-            scores = self.rewards.scorer.score(smiles, generated=False, asked=asked)
+        if self.module.scorer is not None:  # the objective on this sample (uniqueness within it)
+            scores = self.module.scorer.score(smiles, generated=False, asked=asked)
             row["eval_reward"] = float(scores.mean())
         row.update(self.module.evaluate())
         return row

@@ -17,6 +17,7 @@ from molgan.config import Config, ModelConfig
 from molgan.distributed import optimizer_step
 from molgan.graph import DenseGraph, MolGraph
 from molgan.models import Discriminator, Generator
+from molgan.rewards import RewardScorer
 from molgan.sampling import sample_dense_graph
 from molgan.training.acceleration import autocast, compiled
 from molgan.training.graph_game import GraphGame, real_batch
@@ -85,6 +86,11 @@ class MolGANFamily:
     def discriminator(self) -> Discriminator:
         """The relational-GCN critic."""
         return self.game.discriminator
+
+    @property
+    def scorer(self) -> RewardScorer | None:
+        """What scores ``[reward] terms`` (the reward learner's; ``None`` without terms)."""
+        return self.game.scorer
 
     def train_step(self, step: int) -> dict[str, torch.Tensor]:
         """One discriminator update, plus a generator update every ``n_critic`` steps."""

@@ -313,11 +313,15 @@ def test_feedback_codes_decode_to_their_molecules_and_become_real_codes(tmp_path
         "feedback_samples": 64,
         "feedback_size": 6,
     }
-    config = latent_config(reward=reward, autoencoder={"steps": 100})  # some draws decode
+    config = latent_config(
+        reward=reward,
+        autoencoder={"steps": 100},  # enough for some draws to decode
+        train={"keep_best": "eval_reward"},  # evaluations score with the memory's scorer
+    )
     vocab, graphs = load_training_graphs(config, progress=False)
-    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path)
     assert trainer.rewards is None  # no gradient estimator
-    trainer.fit()
+    assert 0.0 <= trainer.fit()[-1]["eval_reward"] <= 1.0
     memory = trainer.module.feedback
     assert 0 < len(memory) <= 6
     # The kept codes are exactly codes from which the decoder makes the kept molecules.
