@@ -127,7 +127,7 @@ def _build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="checkpoint folder, or a shipped model's name "
-        "(qm9, qm9-rl, qm9-molgan, qm9-qed, moses; default qm9)",
+        "(qm9, qm9-rl, qm9-molgan, qm9-qed, moses, moses-qed; default qm9)",
     )
     sample.add_argument("-n", type=int, default=10_000, help="samples to draw (default 10000)")
     sample.add_argument("-o", "--out", type=Path, required=True, help="output .smi file")
