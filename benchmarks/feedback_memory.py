@@ -46,14 +46,13 @@ def main() -> None:
     print("|---|---|---|---|")
     with torch.no_grad():
         for scale in args.noise:
-            codes = kept[rows] + scale * torch.randn(kept[rows].shape, generator=rng)
+            start = kept[rows]
+            codes = start + scale * torch.randn(start.shape, generator=rng)
             smiles = decode(model.generator.decode, codes, model.vocab)
             same = np.mean([s == names[i] for s, i in zip(smiles, rows.tolist())])
             valid = [s for s in smiles if s is not None]
-            qed = molecule_properties(valid, ["qed"])["qed"]
-            print(
-                f"| {scale:g} | {same:.3f} | {len(valid) / len(smiles):.3f} | {qed.mean():.3f} |"
-            )
+            qed = molecule_properties(valid, ["qed"])["qed"] if valid else np.full(1, np.nan)
+            print(f"| {scale:g} | {same:.3f} | {len(valid) / len(smiles):.3f} | {qed.mean():.3f} |")
 
 
 if __name__ == "__main__":

@@ -430,7 +430,8 @@ class RewardConfig:
     """``"code"`` only: the standard deviation of the Gaussian policy around G's codes (codes have
     unit variance over their dimensions; the autoencoder trains with ``latent_noise``)."""
     feedback_every: int = 250
-    """``"feedback"`` only: GAN steps between rounds (the first at the GAN stage's start)."""
+    """``"feedback"`` only: GAN steps between rounds (the first at the GAN stage's start:
+    ``warmup``, ``gan_weight`` and ``reinforce_scale`` do not apply to feedback)."""
     feedback_samples: int = 2048
     """``"feedback"`` only: G's draws decoded and scored per round."""
     feedback_size: int = 8192
@@ -483,13 +484,28 @@ class Config:
                 f'[reward] estimator = "{self.reward.estimator}" draws latent codes: it needs '
                 'kind = "latent"'
             )
-        if self.reward.estimator == "feedback" and (
-            self.model.conditions or not self.train.train_generator
-        ):
+        if self.reward.estimator in ("code", "feedback") and not self.train.train_generator:
             raise ValueError(
-                '[reward] estimator = "feedback" trains G on the codes it kept: it needs [train] '
-                "train_generator = true and no [model] conditions"
+                f'[reward] estimator = "{self.reward.estimator}" moves G: it needs [train] '
+                "train_generator = true"
             )
+        if self.reward.estimator == "feedback":
+            if self.model.conditions or self.train.train_decoder:
+                raise ValueError(
+                    '[reward] estimator = "feedback" keeps codes of the molecules they decode '
+                    "to: it needs a fixed decoder (train_decoder = false) and no [model] conditions"
+                )
+            if self.model.refiner_layers and self.train.train_refiner:
+                raise ValueError(
+                    '[reward] estimator = "feedback" keeps codes of the molecules they decode '
+                    "to: set [train] train_refiner = false, so that the refiner stays fixed"
+                )
+            needs_data = {"novelty", "structure_match", "condition_match"} & set(self.reward.terms)
+            if needs_data:
+                raise ValueError(
+                    f'[reward] estimator = "feedback" scores draws alone: {sorted(needs_data)} '
+                    "cannot be among its terms"
+                )
         train = self.train
         if self.reward.code_draws > 1 and (
             self.reward.estimator != "code" or train.batch_size % self.reward.code_draws

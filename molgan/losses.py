@@ -263,8 +263,9 @@ def reinforce_loss(log_prob: torch.Tensor, rewards: torch.Tensor, groups: int = 
 
     With ``groups > 1`` the batch is that many runs of consecutive draws from one input (e.g.
     several codes drawn around one G code), and each run's mean is its own baseline: only what
-    tells the draws of one input apart moves it, not how good the input already was (as in
-    RLOO, Kool et al. 2019).
+    tells the draws of one input apart moves it, not how good the input already was. RLOO
+    (Kool et al. 2019) leaves each draw out of its baseline, which scales this by ``(k - 1) / k``
+    for runs of ``k``; the standard deviation stays the whole batch's.
 
     Args:
         log_prob: ``[B]`` log-probabilities of the sampled graphs (see

@@ -138,7 +138,7 @@ def evaluate(
     n_jobs = n_jobs or min(2, os.cpu_count() or 1)
     cache = Path(cache_dir or os.environ.get("MOLGAN_CACHE", "~/.cache/molgan")).expanduser()
     gen = _Profile.from_samples(list(generated), n_jobs, progress, "generated")
-    train_set = None if train is None else _train_set(list(train), n_jobs, progress, cache)
+    train_set = None if train is None else canonical_training_set(train, n_jobs, progress, cache)
     ref, ref_sf = (
         None if smiles is None else _Reference.load_or_build(list(smiles), n_jobs, progress, cache)
         for smiles in (reference, scaffold_reference)

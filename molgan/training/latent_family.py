@@ -475,18 +475,22 @@ class LatentFamily:
     def _feedback_round(self) -> None:
         """One feedback round: G's draws decoded as the model samples them, scored and kept.
 
+        As the model samples them, up to G's weights: the G being trained draws, not its weight
+        average.
+
         ``[reward] feedback_samples`` draws; the best-scoring molecules' codes become the
         critic's real codes.
         """
         left, chunk = self.config.reward.feedback_samples, self.config.train.batch_size
+        codes, smiles = [], []
         while left > 0:
             noise = self.generator.sample_z(min(chunk, left), self.rng)
             with autocast(self.config.train.amp, self.device):
-                codes = self._codes_of(self._moved(noise))
-                ids = logits_to_graph(self._generate(codes))
-            smiles = graphs_to_smiles(MolGraph(ids.atoms.cpu(), ids.bonds.cpu()), self.vocab)
-            self.feedback.add(codes, smiles)
+                codes.append(self._codes_of(self._moved(noise)))
+                ids = logits_to_graph(self._generate(codes[-1]))
+            smiles += graphs_to_smiles(MolGraph(ids.atoms.cpu(), ids.bonds.cpu()), self.vocab)
             left -= len(noise)
+        self.feedback.add(torch.cat(codes), smiles)  # scored as one set (its uniqueness term)
         self._codes = self._real_codes()
 
     def _init_from(self, path: str) -> None:
@@ -532,6 +536,10 @@ class LatentFamily:
                 ) from None
             # Only a refiner the checkpoint lacks altogether may start fresh.
             fresh_refiner = not any(key.startswith("refiner.") for key in own)
+            if fresh_refiner and not self.config.train.train_refiner:
+                raise ValueError(
+                    f"init_from {path}: holds no refiner for train_refiner = false to keep"
+                )
             if unexpected or any(not (fresh_refiner and k.startswith("refiner.")) for k in missing):
                 raise ValueError(
                     f"init_from {path}: its G does not fit this config's [model] "
@@ -544,6 +552,11 @@ class LatentFamily:
             fresh = {k: v for k, v in self.generator.state_dict().items() if k in missing}
             self.init_weights = {**weights, "generator_ema": {**average, **fresh}}
         else:  # only the decoder of G is trained yet; G's own MLP keeps this run's seed
+            if not self.config.train.train_refiner:
+                raise ValueError(
+                    f"init_from {path}: its G is not trained yet (or takes other conditions), so "
+                    "it has no refiner for train_refiner = false to keep"
+                )
             decoder = {
                 k.removeprefix("decoder."): v
                 for k, v in weights["generator"].items()

@@ -39,11 +39,25 @@ def test_toml_round_trip(tmp_path):
         ("[reward]\ncode_noise = 0\n", "code_noise must be > 0, got 0"),
         ("[reward]\ncode_draws = 0\n", "code_draws must be an integer >= 1, got 0"),
         ("[reward]\nfeedback_size = 0\n", "feedback_size must be an integer >= 1, got 0"),
+        (
+            '[model]\nkind = "latent"\nrefiner_layers = 1\n[train]\ntrain_generator = false\n'
+            '[reward]\nestimator = "code"\n',
+            'estimator = "code" moves G: it needs',
+        ),
+        (
+            '[model]\nkind = "latent"\nrefiner_layers = 1\n[reward]\nestimator = "feedback"\n',
+            "set \\[train\\] train_refiner = false",
+        ),
+        (
+            '[model]\nkind = "latent"\n[reward]\nterms = ["qed", "novelty"]\n'
+            'estimator = "feedback"\n',
+            r"\['novelty'\] cannot be among its terms",
+        ),
         ('[reward]\nestimator = "feedback"\n', 'estimator = "feedback" draws latent codes'),
         (
             '[model]\nkind = "latent"\nconditions = ["aromatic_ring"]\n'
             '[reward]\nestimator = "feedback"\n',
-            "train_generator = true and no",
+            r"train_decoder = false\) and no \[model\] conditions",
         ),
         ("[reward]\ncode_draws = 2\n", 'code_draws > 1 needs estimator = "code"'),
         (

@@ -369,3 +369,16 @@ def test_a_fixed_refiner_is_the_one_its_checkpoint_samples_with(tmp_path):
     assert refiner and all(torch.equal(own[k], average[k]) for k in refiner)
     assert all(torch.allclose(sampler[k], average[k], atol=1e-6) for k in refiner)
     assert any(not torch.equal(own[k], average[k]) for k in own if k.startswith("noise_map."))
+
+
+def test_a_fixed_refiner_must_come_from_init_from(tmp_path):
+    config = latent_config()
+    vocab, graphs = load_training_graphs(config, progress=False)
+    Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "gan").fit()
+    fixed = latent_config(
+        model={"refiner_layers": 1},
+        autoencoder={"steps": 0},
+        train={"init_from": str(tmp_path / "gan" / "checkpoint"), "train_refiner": False},
+    )
+    with pytest.raises(ValueError, match="holds no refiner for train_refiner = false"):
+        Trainer(fixed, vocab, graphs, device="cpu", progress=False)
