@@ -68,6 +68,13 @@ class DataConfig:
             )
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"[data] limit must be positive, got {self.limit}")
+        if self.filters:  # checked here, before a large set is featurised
+            from molgan.filters import resolve_filters
+
+            try:
+                resolve_filters(self.filters)
+            except (KeyError, ValueError) as err:
+                raise ValueError(f"[data] filters: {err.args[0]}") from None
 
 
 MODEL_KINDS = ("molgan", "latent")

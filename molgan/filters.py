@@ -43,6 +43,7 @@ __all__ = [
     "threshold_filter",
     "FilterReport",
     "filter_smiles",
+    "resolve_filters",
 ]
 
 FILTER_DATA = Path(__file__).resolve().parent.parent / "data" / "filters"
@@ -262,13 +263,7 @@ def filter_smiles(
         >>> report.kept, report.counts()["rejected_brenk"]
         (['CCO'], 1)
     """
-    unknown = [name for name in filters if name not in FILTERS and not _COMPARISON.search(name)]
-    if unknown:
-        raise KeyError(
-            f"unknown filter(s) {unknown}; valid names: {', '.join(FILTERS)}, "
-            "or a threshold such as 'qed>=0.6'"
-        )
-    checks = [FILTERS[name] if name in FILTERS else threshold_filter(name) for name in filters]
+    checks = resolve_filters(filters)
     canonical: list[str | None] = []
     invalid: Counter[str] = Counter()
     passed = np.zeros((len(smiles), len(checks)), dtype=bool)
@@ -281,6 +276,26 @@ def filter_smiles(
             else:
                 passed[i] = [check(judged.mol) for check in checks]
     return FilterReport(canonical, tuple(filters), passed, dict(invalid.most_common()))
+
+
+def resolve_filters(filters: Sequence[str]) -> list[Callable[[Chem.Mol], bool]]:
+    """The checks that filter names (:data:`FILTERS`) or thresholds (``"qed>=0.6"``) stand for.
+
+    Raises:
+        KeyError: On an unknown filter or property name; the message lists the valid ones.
+        ValueError: On a malformed threshold.
+
+    Examples:
+        >>> len(resolve_filters(["lipinski", "qed>=0.6"]))
+        2
+    """
+    unknown = [name for name in filters if name not in FILTERS and not _COMPARISON.search(name)]
+    if unknown:
+        raise KeyError(
+            f"unknown filter(s) {unknown}; valid names: {', '.join(FILTERS)}, "
+            "or a threshold such as 'qed>=0.6'"
+        )
+    return [FILTERS[name] if name in FILTERS else threshold_filter(name) for name in filters]
 
 
 _COMPARISONS = {">=": operator.ge, "<=": operator.le}

@@ -39,6 +39,8 @@ def test_toml_round_trip(tmp_path):
         ("[reward]\ncode_noise = 0\n", "code_noise must be > 0, got 0"),
         ("[reward]\ncode_draws = 0\n", "code_draws must be an integer >= 1, got 0"),
         ("[reward]\nfeedback_size = 0\n", "feedback_size must be an integer >= 1, got 0"),
+        ('[data]\nfilters = ["shiny"]\n', r"\[data\] filters: unknown filter\(s\) \['shiny'\]"),
+        ('[data]\nfilters = ["qed>=high"]\n', "a threshold filter reads like"),
         (
             '[model]\nkind = "latent"\nrefiner_layers = 1\n[train]\ntrain_generator = false\n'
             '[reward]\nestimator = "code"\n',
