@@ -336,6 +336,12 @@ class TrainConfig:
     output of every pass of the refiner (deep supervision), not only the last, so that a later
     pass learns to leave what an earlier one repaired (trained on the last alone, the first pass
     is free to do anything)."""
+    refiner_warm_passes: int = 0
+    """``kind = "latent"`` with a refiner that learns: before the passes it is judged on (the
+    valence target's and the reconstruction's), each step first applies it a random 0 to this
+    many times without gradient, so that it also learns to correct the graphs it reads when it
+    samples with more passes than it trains through (``molgan export --refiner-passes``);
+    0 = off."""
     valence_target_joins: bool = False
     """With ``valence_target_weight``: the target also joins the pieces a graph is in (the valence
     mask's ``join_pieces``: single bonds between pieces, where the decoder scores them highest),
@@ -376,6 +382,7 @@ _COUNTS = {
     "log_every": 1,
     "checkpoint_every": 1,
     "valence_target_aromatize_draws": 0,
+    "refiner_warm_passes": 0,
 }
 """The ``[train]`` counts and intervals, with their least values (a 0 interval would divide by
 zero in the loop)."""
@@ -556,6 +563,11 @@ class Config:
             )
         if train.valence_target_every_pass and self.model.refiner_passes < 2:
             raise ValueError("[train] valence_target_every_pass needs [model] refiner_passes > 1")
+        if train.refiner_warm_passes and not trains_refiner:
+            raise ValueError(
+                "[train] refiner_warm_passes trains a refiner: set [model] refiner_layers > 0 "
+                "and keep train_refiner = true"
+            )
         if not train.init_refiner and not (train.init_from and self.model.refiner_layers):
             raise ValueError(
                 "[train] init_refiner = false starts a refiner fresh on [train] init_from's "

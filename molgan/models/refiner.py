@@ -112,8 +112,18 @@ class GraphRefiner(nn.Module):
         """
         return self.every_pass(logits, codes)[-1]
 
-    def every_pass(self, logits: DenseGraph, codes: torch.Tensor) -> list[DenseGraph]:
-        """The output of each of :attr:`passes`, in order (the last is :meth:`forward`'s)."""
+    def every_pass(
+        self, logits: DenseGraph, codes: torch.Tensor, warm: int = 0
+    ) -> list[DenseGraph]:
+        """The output of each of :attr:`passes`, in order (the last is :meth:`forward`'s).
+
+        ``warm`` more passes run first, without gradient, and are not returned: in training they
+        put the refiner where sampling with more passes than :attr:`passes` takes it.
+        """
+        if warm:
+            with torch.no_grad():
+                for _ in range(warm):
+                    logits = self.refine_once(logits, codes)
         outputs = []
         for _ in range(self.passes):
             logits = self.refine_once(logits, codes)

@@ -288,11 +288,14 @@ class LatentFamily:
                 if self.game.reads_codes:
                     loss_g = self.game.reward_term(loss_g, None, self.generator, step)
                 in_graphs = step >= self._graph_start and self.game.uses_graphs
+                warm = self._warm_passes()
                 if in_graphs or self._valence_mask is not None:
                     graph_codes = self._graph_codes(codes, noise)
                     decoded = self._decode(graph_codes)
                     passes = (
-                        [decoded] if self.refiner is None else self._refine(decoded, graph_codes)
+                        [decoded]
+                        if self.refiner is None
+                        else self._refine(decoded, graph_codes, warm)
                     )
                     logits = passes[-1]
                 if in_graphs:
@@ -308,10 +311,11 @@ class LatentFamily:
                     target = valence_target(decoded, self._valence_mask, self._complete_rings)
                     loss = self._judged_loss(passes, target)
                     if cfg.valence_target_aromatize_draws:
-                        loss = loss + self._completion_loss(cfg.valence_target_aromatize_draws)
+                        draws = cfg.valence_target_aromatize_draws
+                        loss = loss + self._completion_loss(draws, warm)
                     loss_g = loss_g + cfg.valence_target_weight * loss
                 if (cfg.train_decoder or self.refiner is not None) and cfg.reconstruction_weight:
-                    loss_g = loss_g + cfg.reconstruction_weight * self._reconstruction()
+                    loss_g = loss_g + cfg.reconstruction_weight * self._reconstruction(warm)
             optimizer_step(loss_g, self.opt_g, cfg.clip_grad)
             losses["loss_g"] = loss_g
         return losses
@@ -375,13 +379,13 @@ class LatentFamily:
             return codes
         return self._codes_of(self._moved(noise))
 
-    def _completion_loss(self, draws: int) -> torch.Tensor:
+    def _completion_loss(self, draws: int, warm: int = 0) -> torch.Tensor:
         """The valence target's loss on the extra draws whose decode has a ring to complete.
 
         ``draws`` draws of G (``[train] valence_target_aromatize_draws``; G's own codes, not
         moved by the transport, which would only cost time here) are decoded without gradient;
         the refiner is judged on those whose target completes an aromatic ring, each weighted as
-        one graph of the step's batch.
+        one graph of the step's batch. ``warm``: the refiner's unjudged passes first.
         """
         noise = self.generator.sample_z(draws, self.rng)
         with torch.no_grad():
@@ -394,7 +398,7 @@ class LatentFamily:
             return codes.new_zeros(())
         decoded = DenseGraph(decoded.atoms[rows], decoded.bonds[rows])
         target = MolGraph(done.atoms[rows], done.bonds[rows]).one_hot(self.vocab)
-        loss = self._judged_loss(self._refine(decoded, codes[rows]), target)
+        loss = self._judged_loss(self._refine(decoded, codes[rows], warm), target)
         return loss * rows.sum() / self.config.train.batch_size  # each draw counts as one graph
 
     def _judged_loss(self, passes: list[DenseGraph], target: DenseGraph) -> torch.Tensor:
@@ -405,15 +409,25 @@ class LatentFamily:
         judged = passes if self.config.train.valence_target_every_pass else passes[-1:]
         return sum(reconstruction_loss(out, target) for out in judged) / len(judged)
 
-    def _reconstruction(self) -> torch.Tensor:
+    def _reconstruction(self, warm: int = 0) -> torch.Tensor:
         """The autoencoder's loss on a batch of training codes, with its training noise.
 
-        Through the refiner, if there is one. A variational encoder's codes are its posterior
-        means, decoded without noise.
+        Through the refiner, if there is one, after ``warm`` unjudged passes of it. A variational
+        encoder's codes are its posterior means, decoded without noise.
         """
         idx = self._code_batch()
         real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
-        return self._reconstruction_loss(self._data_codes[idx], real, decode=self._generate)
+        decode = self._generate
+        if warm:
+            decode = lambda codes: self._refine(self._decode(codes), codes, warm)[-1]  # noqa: E731
+        return self._reconstruction_loss(self._data_codes[idx], real, decode=decode)
+
+    def _warm_passes(self) -> int:
+        """How many unjudged refiner passes this step runs first ([train] refiner_warm_passes)."""
+        most = self.config.train.refiner_warm_passes
+        if not most:
+            return 0
+        return int(torch.randint(most + 1, (1,), generator=self.rng, device=self.rng.device))
 
     def _reconstruction_loss(
         self,

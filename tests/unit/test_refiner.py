@@ -109,6 +109,24 @@ def test_each_pass_reads_the_argmax_of_the_one_before():
     assert torch.allclose(second.bonds, expected.bonds)
 
 
+def test_warm_passes_run_first_without_gradient_and_are_not_returned():
+    vocab = Vocabulary.qm9()
+    refiner = _active(GraphRefiner(vocab, latent_dim=8, dim=16, layers=1, heads=2, passes=2))
+    logits, codes = _symmetric_logits(3, vocab), torch.randn(3, 8)
+    warm = refiner.every_pass(logits, codes, warm=3)
+    assert len(warm) == 2
+    start = logits
+    for _ in range(3):
+        start = refiner.refine_once(start, codes)
+    for got, expected in zip(warm, refiner.every_pass(start, codes)):
+        assert torch.allclose(got.bonds, expected.bonds, atol=1e-6)
+    assert not torch.allclose(warm[-1].bonds, refiner(logits, codes).bonds)
+    # The gradient reaches the judged passes' weights, never the input through the warm ones.
+    source = DenseGraph(logits.atoms.requires_grad_(), logits.bonds.requires_grad_())
+    refiner.every_pass(source, codes, warm=3)[-1].bonds.sum().backward()
+    assert source.bonds.grad is None and refiner.bond_head[-1].weight.grad.abs().sum() > 0
+
+
 def test_the_valence_target_of_a_refiner_is_the_repair_of_the_decoders_logits():
     vocab, mask = Vocabulary.qm9(), ValenceMask(Vocabulary.qm9())
     decoded, refined = _symmetric_logits(8, vocab, seed=1), _symmetric_logits(8, vocab, seed=2)
@@ -199,12 +217,16 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
             "valence_target_joins": True,
             "valence_target_every_pass": True,
             "valence_target_aromatize": True,
+            "refiner_warm_passes": 2,
             "ema": 0.9,
             "steps": 6,
         },
     )
     trainer = Trainer(stage, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "ref")
     family = trainer.module
+    state = family.rng.get_state()
+    assert {family._warm_passes() for _ in range(60)} == {0, 1, 2}
+    family.rng.set_state(state)
     gan = MolGAN.load(tmp_path / "gan")
     # A fixed G is the weight average the GAN samples with.
     assert _digest(family.generator.noise_map) == _digest(gan.generator.noise_map)
@@ -315,6 +337,20 @@ def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
         (
             {"train": {"valence_target_aromatize_draws": -1}},
             "aromatize_draws must be an integer >= 0, got -1",
+        ),
+        ({"train": {"refiner_warm_passes": -1}}, "warm_passes must be an integer >= 0, got -1"),
+        ({"model": {"kind": "latent"}, "train": {"refiner_warm_passes": 3}}, "warm_passes trains"),
+        (
+            {
+                "model": {"kind": "latent", "refiner_layers": 1},
+                "train": {
+                    "init_from": "x",
+                    "train_refiner": False,
+                    "train_decoder": True,
+                    "refiner_warm_passes": 3,
+                },
+            },
+            r"refiner_warm_passes trains a refiner: set \[model\] refiner_layers > 0",
         ),
         ({"model": {"kind": "latent"}, "train": {"train_generator": False}}, "nothing to train"),
         (
