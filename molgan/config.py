@@ -323,6 +323,12 @@ class TrainConfig:
     reconstruction loss on a batch of training molecules in G's loss (through the refiner, if
     any), so that a decoder tuned by the graph-space terms, or a refiner, still decodes every
     training code to its molecule; 0 = off."""
+    reconstruction_noise: float | None = None
+    """With ``reconstruction_weight``: the reconstruction term's code noise. Each training code
+    gets Gaussian noise of a scale drawn uniformly from 0 to this, so that a refiner learns to
+    give back a molecule from what the decoder makes around its code, as far out as G's draws
+    land (a denoising target; the decoder itself is judged the same way with ``train_decoder``).
+    Unset: the autoencoder's ``latent_noise``, at that fixed scale."""
     valence_target_weight: float = 0.0
     """``kind = "latent"``: weight of the cross-entropy between the graphs decoded from G's codes
     and the same logits decoded through the valence mask (:class:`molgan.sampling.ValenceMask`:
@@ -563,6 +569,13 @@ class Config:
             )
         if train.valence_target_every_pass and self.model.refiner_passes < 2:
             raise ValueError("[train] valence_target_every_pass needs [model] refiner_passes > 1")
+        if train.reconstruction_noise is not None and not (
+            train.reconstruction_noise >= 0 and train.reconstruction_weight
+        ):
+            raise ValueError(
+                "[train] reconstruction_noise needs reconstruction_weight > 0 and a scale >= 0, "
+                f"got {train.reconstruction_noise}"
+            )
         if train.refiner_warm_passes and not trains_refiner:
             raise ValueError(
                 "[train] refiner_warm_passes trains a refiner: set [model] refiner_layers > 0 "

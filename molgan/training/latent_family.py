@@ -413,14 +413,20 @@ class LatentFamily:
         """The autoencoder's loss on a batch of training codes, with its training noise.
 
         Through the refiner, if there is one, after ``warm`` unjudged passes of it. A variational
-        encoder's codes are its posterior means, decoded without noise.
+        encoder's codes are its posterior means, decoded without noise. With ``[train]
+        reconstruction_noise`` each code's noise scale is drawn from 0 to it.
         """
         idx = self._code_batch()
         real = MolGraph(self.graphs.atoms[idx], self.graphs.bonds[idx]).one_hot(self.vocab)
         decode = self._generate
         if warm:
             decode = lambda codes: self._refine(self._decode(codes), codes, warm)[-1]  # noqa: E731
-        return self._reconstruction_loss(self._data_codes[idx], real, decode=decode)
+        codes, most = self._data_codes[idx], self.config.train.reconstruction_noise
+        scale = None
+        if most is not None:
+            draws = torch.rand(len(idx), 1, generator=self.rng, device=self.rng.device)
+            scale = most * draws.to(codes.device)
+        return self._reconstruction_loss(codes, real, decode=decode, scale=scale)
 
     def _warm_passes(self) -> int:
         """How many unjudged refiner passes this step runs first ([train] refiner_warm_passes)."""
@@ -435,15 +441,18 @@ class LatentFamily:
         real: DenseGraph,
         log_var: torch.Tensor | None = None,
         decode: Callable[[torch.Tensor], DenseGraph] | None = None,
+        scale: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The autoencoder's loss of ``real`` decoded from ``codes`` plus its training noise.
 
-        Its scale is ``[autoencoder] latent_noise``, or the posterior's ``exp(log_var / 2)``.
-        ``decode``: what maps the noisy codes to logits (default: the decoder).
+        Its scale is ``scale`` if given, else ``[autoencoder] latent_noise``, or the posterior's
+        ``exp(log_var / 2)``. ``decode``: what maps the noisy codes to logits (default: the
+        decoder).
         """
         ae = self.config.autoencoder
         noise = torch.randn(codes.shape, generator=self.rng, device=self.rng.device)
-        scale = ae.latent_noise if log_var is None else (0.5 * log_var).exp()
+        if scale is None:
+            scale = ae.latent_noise if log_var is None else (0.5 * log_var).exp()
         logits = (decode or self._decode)(codes + scale * noise.to(codes.device))
         return reconstruction_loss(logits, real, ae.bond_weight)
 

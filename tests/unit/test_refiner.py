@@ -339,6 +339,11 @@ def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
             "aromatize_draws must be an integer >= 0, got -1",
         ),
         ({"train": {"refiner_warm_passes": -1}}, "warm_passes must be an integer >= 0, got -1"),
+        ({"train": {"reconstruction_noise": 0.3}}, "noise needs reconstruction_weight > 0"),
+        (
+            {"train": {"reconstruction_weight": 1.0, "reconstruction_noise": -0.1}},
+            "and a scale >= 0, got -0.1",
+        ),
         ({"model": {"kind": "latent"}, "train": {"refiner_warm_passes": 3}}, "warm_passes trains"),
         (
             {
@@ -418,3 +423,26 @@ def test_a_fixed_refiner_must_come_from_init_from(tmp_path):
     )
     with pytest.raises(ValueError, match="holds no refiner for train_refiner = false"):
         Trainer(fixed, vocab, graphs, device="cpu", progress=False)
+
+
+def test_reconstruction_noise_draws_each_codes_scale_up_to_the_setting(tmp_path):
+    """0 decodes the training codes as they are; a large scale judges the decodes of far codes."""
+    config = latent_config(
+        model={"refiner_layers": 1},
+        train={"reconstruction_weight": 1.0, "reconstruction_noise": 0.0, "steps": 2},
+    )
+    vocab, graphs = load_training_graphs(config, progress=False)
+    trainer = Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path)
+    trainer.fit()
+    family = trainer.module
+    state = family.rng.get_state()
+    exact = family._reconstruction()
+    family.rng.set_state(state)
+    idx = family._code_batch()
+    real = MolGraph(graphs.atoms[idx], graphs.bonds[idx]).one_hot(vocab)
+    logits = family.generator.decode(family._data_codes[idx])
+    expected = reconstruction_loss(logits, real, config.autoencoder.bond_weight)
+    assert torch.allclose(exact, expected)
+    family.config = config.replace(train={"reconstruction_noise": 5.0})
+    family.rng.set_state(state)
+    assert family._reconstruction().item() > exact.item() + 0.1
