@@ -10,14 +10,17 @@
 #            configs/qm9-latent-rl.toml, which starts from runs/qm9-latent), each trained into
 #            runs/<name> and timed; the last one's export comes back as a tarball;
 #   moses    configs/moses-latent-gpu.toml trained in MOSES_SECONDS of GPU time, its steps sized
-#            by benchmarks/timed_recipe.py; its export comes back as a tarball, to be sampled
-#            and evaluated on the CPU box (python benchmarks/moses.py --model DIR).
+#            by benchmarks/timed_recipe.py, then (REFINER_SECONDS > 0) its refiner stage,
+#            configs/moses-latent-refiner-gpu.toml, in REFINER_SECONDS; each export comes back
+#            as a tarball, to be sampled and evaluated on the CPU box
+#            (python benchmarks/moses.py --model DIR).
 #
 # On the device machine, from the repository root:  TASKS="speed sample" bash benchmarks/gpu.sh
 # Under $OUT (default runs/gpu) it writes gpu.log (everything printed), the JSON and CSV results,
 # and each exported model as a tarball split into parts under 16 MiB (`cat NAME.tar.gz.part-* |
 # tar -xz` joins them). A lent machine sends back at most 8 files: TASKS="speed sample moses"
-# writes 7 (gpu.log, 3 JSON, 1 CSV, 2 parts); "recipes" adds a CSV per recipe and 1-2 parts. The device's Python has torch and
+# writes 7 (gpu.log, 3 JSON, 1 CSV, 2 parts), and a refiner stage adds 1 CSV and 1-2 parts;
+# "recipes" adds a CSV per recipe and 1-2 parts. The device's Python has torch and
 # torch-geometric but no rdkit: put the rdkit and fcd wheels for it in .whl/ first, e.g.
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 -d .whl rdkit==2026.9.1 fcd==1.2.2
@@ -34,6 +37,8 @@ COMPILE_MODES=${COMPILE_MODES:-reduce-overhead}
 MOSES_SECONDS=${MOSES_SECONDS:-330}
 MOSES_CONFIG=${MOSES_CONFIG:-configs/moses-latent-gpu.toml}
 MOSES_SPEED=${MOSES_SPEED:-}
+REFINER_SECONDS=${REFINER_SECONDS:-0}
+REFINER_CONFIG=${REFINER_CONFIG:-configs/moses-latent-refiner-gpu.toml}
 TRAIN_LIMIT=${TRAIN_LIMIT:-330}
 RECIPES=${RECIPES:-qm9-latent qm9-latent-rl}
 SAMPLE_N=${SAMPLE_N:-200000}
@@ -57,9 +62,10 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 }
 
 has() { [[ " $TASKS " == *" $1 "* ]]; }
-# Export run $1 as $OUT/$2.tar.gz.part-NN (parts under the 16 MiB a file may have on the way back).
+# Export run $1 as $OUT/$2.tar.gz.part-NN (parts under the 16 MiB a file may have on the way back);
+# any further arguments are `molgan export` options.
 ship() {
-    python3 -m molgan export "$1" "$WORK/$2" >/dev/null &&
+    python3 -m molgan export "$1" "$WORK/$2" "${@:3}" >/dev/null &&
         tar -czf - -C "$WORK" "$2" | split -b 15M -d - "$OUT/$2.tar.gz.part-"
 }
 
@@ -83,11 +89,23 @@ fi
 
 if has moses; then
     echo "== $MOSES_CONFIG in $MOSES_SECONDS s of training"
-    python3 benchmarks/timed_recipe.py --config "$MOSES_CONFIG" --device "$DEVICE" \
-        --seconds "$MOSES_SECONDS" --out runs/moses-gpu --json "$OUT/moses_timing.json" \
+    timeout $((MOSES_SECONDS * 3 / 2 + 120)) python3 benchmarks/timed_recipe.py \
+        --config "$MOSES_CONFIG" --device "$DEVICE" --seconds "$MOSES_SECONDS" \
+        --out runs/moses-gpu --json "$OUT/moses_timing.json" \
         2>&1 | tr '\r' '\n' | grep -v Warning
     cp runs/moses-gpu/log.csv "$OUT/moses_log.csv"
-    ship runs/moses-gpu moses-gpu
+    ship runs/moses-gpu moses-gpu --transport-steps 5 --transport-lipschitz 0.3
+    if [[ $REFINER_SECONDS != 0 ]]; then
+        echo "== $REFINER_CONFIG in $REFINER_SECONDS s of training"
+        # Its plan goes to gpu.log only (a lent machine sends back 8 files); the timeout keeps
+        # a slow probe from eating the call: the last checkpoint is shipped either way.
+        timeout $((REFINER_SECONDS + 150)) python3 benchmarks/timed_recipe.py \
+            --config "$REFINER_CONFIG" --device "$DEVICE" --seconds "$REFINER_SECONDS" \
+            --out runs/moses-gpu-refiner 2>&1 | tr '\r' '\n' | grep -v Warning
+        cp runs/moses-gpu-refiner/log.csv "$OUT/moses_refiner_log.csv"
+        ship runs/moses-gpu-refiner moses-gpu-refiner --transport-steps 5 \
+            --transport-lipschitz 0.3 --refiner-passes 16
+    fi
 fi
 
 has recipes || RECIPES=""

@@ -5,6 +5,8 @@ one, so a fixed time (a lent GPU's few minutes) cannot simply stop a run. This s
 the recipe's data, times a few autoencoder and latent-GAN steps on the device, and then trains
 the recipe with ``[autoencoder] steps`` and ``[train] steps`` chosen to fill ``--seconds``
 (``--gan-share`` of it for the GAN stage), evaluating and checkpointing ten times on the way.
+A recipe with ``[autoencoder] steps = 0`` (one that starts from ``init_from``, such as a refiner
+stage) has no autoencoder stage: its GAN stage gets the whole budget.
 It prints and writes (``--json``) the featurising time, the rates and the steps it chose.
 
 Usage: python benchmarks/timed_recipe.py --config configs/moses-latent-gpu.toml --device cuda \
@@ -46,10 +48,13 @@ def main() -> None:
     start = time.perf_counter()
     vocab, graphs = load_training_graphs(config, progress=False)
     report = {"molecules": len(graphs.atoms), "featurize_s": time.perf_counter() - start}
-    ae_rate = _rate(config.replace(autoencoder={"steps": 10**9}), vocab, graphs, device)
+    gan_share = args.gan_share if config.autoencoder.steps else 1.0
+    ae_rate = 0.0
+    if gan_share < 1.0:
+        ae_rate = _rate(config.replace(autoencoder={"steps": 10**9}), vocab, graphs, device)
     gan_rate = _rate(config.replace(autoencoder={"steps": 0}), vocab, graphs, device)
-    ae_steps = int(ae_rate * args.seconds * (1 - args.gan_share) * _SAFETY)
-    gan_steps = max(1, int(gan_rate * args.seconds * args.gan_share * _SAFETY))
+    ae_steps = int(ae_rate * args.seconds * (1 - gan_share) * _SAFETY)
+    gan_steps = max(1, int(gan_rate * args.seconds * gan_share * _SAFETY))
     every = max(1, (ae_steps + gan_steps) // 10)
     run = config.replace(
         autoencoder={"steps": ae_steps},
