@@ -55,17 +55,19 @@ def max_valence(graphs: MolGraph, vocab: Vocabulary) -> torch.Tensor:
     Data-derived caps for ``losses.structure_penalty``: for QM9 they are C 4, C- 3, N 3, N- 2,
     N+ 4, O 2, O- 1, F 1; padding gets 0.
     """
-    orders = torch.tensor(vocab.bond_orders)[graphs.bonds.long()]  # [M, N, N]
+    device = graphs.bonds.device
+    orders = torch.tensor(vocab.bond_orders, device=device)[graphs.bonds.long()]  # [M, N, N]
     valence = orders.sum(-1).flatten()  # [M * N]
     classes = graphs.atoms.long().flatten()  # [M * N]
-    caps = torch.zeros(vocab.n_atom_classes).scatter_reduce(0, classes, valence, reduce="amax")
+    caps = torch.zeros(vocab.n_atom_classes, device=device)
+    caps = caps.scatter_reduce(0, classes, valence, reduce="amax")
     caps[0] = 0.0
     return caps
 
 
 def max_net_charge(graphs: MolGraph, vocab: Vocabulary) -> float:
     """The largest ``|net formal charge|`` of a molecule in a dataset (0 for QM9)."""
-    charges = torch.tensor(vocab.atom_charges)[graphs.atoms.long()]  # [M, N]
+    charges = torch.tensor(vocab.atom_charges, device=graphs.atoms.device)[graphs.atoms.long()]
     return float(charges.sum(-1).abs().max()) if len(charges) else 0.0
 
 

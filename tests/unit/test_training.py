@@ -7,6 +7,7 @@ import torch
 
 from molgan.checkpoint import CheckpointError, export_checkpoint, load_checkpoint
 from molgan.config import Config
+from molgan.graph import MolGraph
 from molgan.model import MolGAN
 from molgan.training import NonFiniteLossError, Trainer, max_net_charge, max_valence
 
@@ -35,6 +36,16 @@ def test_max_valence_is_read_from_the_data(graph_batch, vocab):
     # padding, C, C-, N, N-, N+, O, O-, F in tests/data/tiny.smi
     assert caps == [0.0, 4.0, 3.0, 3.0, 0.0, 1.0, 2.0, 1.0, 1.0]
     assert max_net_charge(graph_batch, vocab) == 1.0  # C[C-](C#N)C#N has net charge -1
+
+
+def test_max_valence_is_computed_where_the_graphs_are(vocab):
+    # The trainer reads the caps off graphs already on the GPU; the meta device stands in for it
+    # (a CPU lookup table indexed by them put the result on the CPU, or failed on CUDA).
+    graphs = MolGraph(
+        torch.zeros(2, 9, dtype=torch.int8, device="meta"),
+        torch.zeros(2, 9, 9, dtype=torch.int8, device="meta"),
+    )
+    assert max_valence(graphs, vocab).device.type == "meta"
 
 
 @pytest.mark.parametrize("loss", ["wgan-gp", "minimax", "nonsaturating"])
