@@ -218,8 +218,15 @@ class Trainer:
     # -- the step ------------------------------------------------------------------------------
 
     def train_step(self) -> None:
-        """Run the family's step, accumulate its losses, update the weight average."""
+        """Run the family's step, accumulate its losses, update the weight average.
+
+        The weight average starts from the generator as the family's earlier stages left it (the
+        latent family's trained decoder): averaged from the initial weights instead, a decoder
+        that no later step moves keeps ``ema ** updates`` of its random start.
+        """
         mark_step(self.config.train.compile, self.device)
+        if self.config.train.ema and self.module.pre_steps and self.step == self.module.pre_steps:
+            self.sampler.load_state_dict(self.generator.state_dict())
         losses = self.module.train_step(self.step)
         for name, loss in losses.items():
             self._track(name, loss)
