@@ -245,24 +245,33 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     # Extra draws count only where the completion changes the target.
     family._complete_rings = lambda graphs: graphs
     assert family._completion_loss(16).item() == 0.0
-    first = (torch.arange(16) == 0)[:, None, None]  # a completion that changes draw 0 alone
+    state = family.rng.get_state()
+    with torch.no_grad():  # the draws _completion_loss will make: which is the first with a bond
+        codes = family.generator.codes(family.generator.sample_z(16, family.rng))
+        bonded = family._valence_mask.decode(family.decoder(codes)).bonds.flatten(1).any(-1)
+    assert bonded.any()
+    k = int(bonded.nonzero()[0])
+    first = (torch.arange(16) == k)[:, None, None]  # a completion that changes draw k alone
 
     def unbond_first(g):
         return MolGraph(g.atoms, torch.where(first & (g.bonds > 0), 0, g.bonds))
 
     family._complete_rings = unbond_first
-    state = family.rng.get_state()
+    family.rng.set_state(state)
     loss = family._completion_loss(16)
     loss.backward()
     assert family.refiner.bond_head[-1].weight.grad.abs().sum() > 0
     family.refiner.zero_grad()
-    family.rng.set_state(state)  # the same draws, judged by hand: draw 0, weighted as one graph
+    family.rng.set_state(state)  # the same draws, judged by hand: draw k, weighted as one graph
     with torch.no_grad():
         codes = family.generator.codes(family.generator.sample_z(16, family.rng))
         decoded = family.decoder(codes)
         target = unbond_first(family._valence_mask.decode(decoded))
-    passes = family.refiner.every_pass(DenseGraph(decoded.atoms[:1], decoded.bonds[:1]), codes[:1])
-    target = MolGraph(target.atoms[:1], target.bonds[:1]).one_hot(vocab)
+    one = slice(k, k + 1)
+    passes = family.refiner.every_pass(
+        DenseGraph(decoded.atoms[one], decoded.bonds[one]), codes[one]
+    )
+    target = MolGraph(target.atoms[one], target.bonds[one]).one_hot(vocab)
     expected = sum(reconstruction_loss(out, target) for out in passes) / len(passes)
     assert torch.allclose(loss, expected / stage.train.batch_size)
     loaded = MolGAN.load(tmp_path / "ref")
