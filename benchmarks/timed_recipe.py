@@ -8,9 +8,13 @@ the recipe with ``[autoencoder] steps`` and ``[train] steps`` chosen to fill ``-
 A recipe with ``[autoencoder] steps = 0`` (one that starts from ``init_from``, such as a refiner
 stage) has no autoencoder stage: its GAN stage gets the whole budget.
 It prints and writes (``--json``) the featurising time, the rates and the steps it chose.
+``--smoke`` runs the recipe on its first 3,000 molecules at batch 32 (``--init-from`` points a
+refiner stage at a smoke run): bugs only a GPU shows stop a device call in seconds, not after
+the featurising of the whole set.
 
 Usage: python benchmarks/timed_recipe.py --config configs/moses-latent-gpu.toml --device cuda \
-           --seconds 330 --out runs/moses-gpu [--gan-share 0.2] [--json FILE]
+           --seconds 330 --out runs/moses-gpu [--gan-share 0.2] [--json FILE] [--smoke]
+           [--init-from CHECKPOINT]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from molgan.vocab import Vocabulary
 
 _PROBE_SECONDS = 10.0  # timed per stage, after 10 untimed steps
 _SAFETY = 0.85  # share of the budget planned for steps: evaluations and checkpoints take the rest
+_SMOKE_MOLECULES = 3000
 
 
 def main() -> None:
@@ -40,9 +45,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, required=True, help="training budget")
     parser.add_argument("--gan-share", type=float, default=0.2)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--smoke", action="store_true", help="3,000 molecules at batch 32")
+    parser.add_argument("--init-from", default=None, help="replaces [train] init_from")
     args = parser.parse_args()
     device = resolve_device(args.device)
     config = load_config(args.config)
+    if args.smoke:
+        config = config.replace(
+            data={"limit": _SMOKE_MOLECULES},
+            autoencoder={"batch_size": 32},
+            train={"batch_size": 32, "eval_samples": 100},
+        )
+    if args.init_from:
+        config = config.replace(train={"init_from": args.init_from})
     if config.model.kind != "latent":
         raise SystemExit(f"{args.config}: timed_recipe.py sizes the latent family's two stages")
     start = time.perf_counter()
