@@ -2,7 +2,8 @@
 
 A checkpoint is a directory::
 
-    model.safetensors      generator.*, discriminator.*, reward.* weights
+    model.safetensors      generator.*, discriminator.*, reward.* weights (a weight average's
+                           tensors equal to the generator's are stored once: state.json names them)
     optimizer.safetensors  Adam moments and RNG states (resume only)
     state.json             step, optimiser hyper-parameters, per-tensor layout, metrics
     config.json            the Config that built the models
@@ -39,6 +40,7 @@ __all__ = [
 
 _FORMAT = "molgan-checkpoint"
 _VERSION = 1
+_AVERAGE = "generator_ema"  # the generator's weight average, what a model samples with
 
 
 class CheckpointError(ValueError):
@@ -90,10 +92,12 @@ def _write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
     try:
+        shared = _shared_with_generator(checkpoint.weights)
         weights = {
             f"{module}.{name}": tensor.detach().cpu().contiguous()
             for module, state in checkpoint.weights.items()
             for name, tensor in state.items()
+            if not (module == _AVERAGE and name in shared)
         }
         save_file(weights, str(tmp / "model.safetensors"))
         optim_tensors, optim_meta = _flatten_optimizers(checkpoint.optimizers)
@@ -107,6 +111,8 @@ def _write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
             "optimizers": optim_meta,
             "extra": checkpoint.extra,
         }
+        if shared:
+            state["shared"] = {_AVERAGE: sorted(shared)}
         (tmp / "state.json").write_text(json.dumps(state, indent=2))
         (tmp / "config.json").write_text(json.dumps(checkpoint.config.to_dict(), indent=2))
         (tmp / "vocab.json").write_text(json.dumps(checkpoint.vocab.to_dict(), indent=2))
@@ -161,6 +167,7 @@ def load_checkpoint(
     for key, tensor in flat.items():
         module, _, name = key.partition(".")
         weights.setdefault(module, {})[name] = tensor
+    _restore_shared(path, weights, state.get("shared", {}))
     _check_generator(path, config, vocab, weights)
     try:
         rng = {k[4:]: v for k, v in optim_flat.items() if k.startswith("rng.")}
@@ -169,6 +176,36 @@ def load_checkpoint(
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise CheckpointError(f"{path}: malformed state.json or optimizer state ({err})") from None
     return Checkpoint(config, vocab, weights, step, optimizers, rng, extra)
+
+
+def _shared_with_generator(weights: dict[str, dict[str, torch.Tensor]]) -> list[str]:
+    """The weight average's tensors that equal the generator's, to be stored once.
+
+    The latent family's decoder is fixed after its autoencoder stage, so its average is the
+    decoder itself: storing it twice would cost a four-layer MOSES model its 20 MB budget.
+    """
+    average, generator = weights.get(_AVERAGE, {}), weights.get("generator", {})
+    return [
+        name
+        for name, tensor in average.items()
+        if name in generator
+        and generator[name].shape == tensor.shape
+        and generator[name].dtype == tensor.dtype
+        and torch.equal(generator[name].detach().cpu(), tensor.detach().cpu())
+    ]
+
+
+def _restore_shared(path: Path, weights: dict[str, dict[str, torch.Tensor]], shared: Any) -> None:
+    """Put back the weight average's tensors that ``state.json`` says equal the generator's."""
+    names = shared.get(_AVERAGE, []) if isinstance(shared, dict) and len(shared) <= 1 else None
+    generator = weights.get("generator", {})
+    if not isinstance(names, list) or any(
+        not isinstance(name, str) or name not in generator for name in names
+    ):
+        raise CheckpointError(f"{path}: state.json names shared weights the generator lacks")
+    average = weights.setdefault(_AVERAGE, {}) if names else {}
+    for name in names:
+        average[name] = generator[name].clone()
 
 
 def _check_generator(

@@ -1,5 +1,6 @@
 """Hostile checkpoints: every one is refused with one clear error, and nothing is unpickled."""
 
+import dataclasses
 import json
 import os
 import pickle
@@ -7,8 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors import safe_open
 
-from molgan.checkpoint import CheckpointError, load_checkpoint
+from molgan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from molgan.model import MolGAN
 
 SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "qm9-molgan"
@@ -82,4 +85,31 @@ def test_missing_files_and_folders(tmp_path):
     folder = clone(tmp_path, "no-weights")
     (folder / "model.safetensors").unlink()
     with pytest.raises(CheckpointError, match="missing model.safetensors"):
+        load_checkpoint(folder)
+
+
+def test_a_weight_average_equal_to_the_generator_is_stored_once(tmp_path):
+    checkpoint = load_checkpoint(SHIPPED)
+    average = dict(checkpoint.weights["generator"])
+    moved = next(iter(average))
+    average[moved] = average[moved] + 1.0  # the one tensor the average does not share
+    weights = {**checkpoint.weights, "generator_ema": average}
+    save_checkpoint(tmp_path / "c", dataclasses.replace(checkpoint, weights=weights))
+    shared = json.loads((tmp_path / "c" / "state.json").read_text())["shared"]["generator_ema"]
+    assert sorted(shared) == sorted(set(average) - {moved})
+    stored = {k for k in safe_open(str(tmp_path / "c" / "model.safetensors"), "pt").keys()}
+    assert {k for k in stored if k.startswith("generator_ema.")} == {f"generator_ema.{moved}"}
+    loaded = load_checkpoint(tmp_path / "c").weights["generator_ema"]
+    assert loaded.keys() == average.keys()
+    assert all(torch.equal(loaded[name], tensor) for name, tensor in average.items())
+
+
+@pytest.mark.parametrize(
+    "shared", [{"generator_ema": ["no.such.weight"]}, "all", {"generator_ema": [1]}]
+)
+def test_shared_weights_the_generator_lacks_are_refused(tmp_path, shared):
+    folder = clone(tmp_path, "shared")
+    state = json.loads((folder / "state.json").read_text())
+    (folder / "state.json").write_text(json.dumps(state | {"shared": shared}))
+    with pytest.raises(CheckpointError, match="shared weights"):
         load_checkpoint(folder)
