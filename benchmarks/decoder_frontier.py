@@ -211,9 +211,14 @@ class Frontier:
             ]
         )
         metrics = json.loads(report.read_text())
-        distance = torch.cat([torch.cdist(c, self.codes).min(1).values for c in codes.split(1000)])
-        metrics["code_distance"] = distance.median().item()
+        metrics["code_distance"] = self.code_distance(codes)
         return metrics
+
+    @torch.no_grad()
+    def code_distance(self, codes: torch.Tensor) -> float:
+        """The median distance from ``codes`` to their nearest training code."""
+        nearest = [torch.cdist(chunk, self.codes).min(1).values for chunk in codes.split(1000)]
+        return torch.cat(nearest).median().item()
 
 
 if __name__ == "__main__":

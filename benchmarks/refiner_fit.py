@@ -58,12 +58,6 @@ def fit_rows(frontier: Frontier, n: int, passes: int) -> list[tuple[str, float, 
     return rows
 
 
-def median_distance(frontier: Frontier, codes: torch.Tensor) -> float:
-    """The median distance from ``codes`` to their nearest training code."""
-    nearest = [torch.cdist(chunk, frontier.codes).min(1).values for chunk in codes.split(500)]
-    return torch.cat(nearest).median().item()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
@@ -81,10 +75,10 @@ def main() -> None:
     if args.noise:
         frontier.rng.manual_seed(args.seed)
         print(f"\nmedian distance to the nearest of {len(frontier.codes)} training codes")
-        distance = median_distance(frontier, frontier.g_codes(args.n))
+        distance = frontier.code_distance(frontier.g_codes(args.n))
         print(f"{'G (through the transport)':32s} {distance:.2f}")
         for sigma in args.noise:
-            distance = median_distance(frontier, frontier.noisy(args.n, sigma))
+            distance = frontier.code_distance(frontier.noisy(args.n, sigma))
             print(f"{f'training codes + noise {sigma}':32s} {distance:.2f}")
 
 

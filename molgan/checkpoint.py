@@ -197,15 +197,14 @@ def _shared_with_generator(weights: dict[str, dict[str, torch.Tensor]]) -> list[
 
 def _restore_shared(path: Path, weights: dict[str, dict[str, torch.Tensor]], shared: Any) -> None:
     """Put back the weight average's tensors that ``state.json`` says equal the generator's."""
-    names = shared.get(_AVERAGE, []) if isinstance(shared, dict) and len(shared) <= 1 else None
+    names = shared.get(_AVERAGE, []) if isinstance(shared, dict) else None
     generator = weights.get("generator", {})
     if not isinstance(names, list) or any(
         not isinstance(name, str) or name not in generator for name in names
     ):
         raise CheckpointError(f"{path}: state.json names shared weights the generator lacks")
-    average = weights.setdefault(_AVERAGE, {}) if names else {}
     for name in names:
-        average[name] = generator[name].clone()
+        weights.setdefault(_AVERAGE, {})[name] = generator[name].clone()
 
 
 def _check_generator(

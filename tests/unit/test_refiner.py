@@ -248,7 +248,9 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     state = family.rng.get_state()
     with torch.no_grad():  # the draws _completion_loss will make: which is the first with a bond
         codes = family.generator.codes(family.generator.sample_z(16, family.rng))
-        bonded = family._valence_mask.decode(family.decoder(codes)).bonds.flatten(1).any(-1)
+        decoded = family.decoder(codes)
+        plain = family._valence_mask.decode(decoded)
+    bonded = plain.bonds.flatten(1).any(-1)
     assert bonded.any()
     k = int(bonded.nonzero()[0])
     first = (torch.arange(16) == k)[:, None, None]  # a completion that changes draw k alone
@@ -262,11 +264,7 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     loss.backward()
     assert family.refiner.bond_head[-1].weight.grad.abs().sum() > 0
     family.refiner.zero_grad()
-    family.rng.set_state(state)  # the same draws, judged by hand: draw k, weighted as one graph
-    with torch.no_grad():
-        codes = family.generator.codes(family.generator.sample_z(16, family.rng))
-        decoded = family.decoder(codes)
-        target = unbond_first(family._valence_mask.decode(decoded))
+    target = unbond_first(plain)  # the same draws, judged by hand: draw k, weighted as one graph
     one = slice(k, k + 1)
     passes = family.refiner.every_pass(
         DenseGraph(decoded.atoms[one], decoded.bonds[one]), codes[one]
