@@ -257,10 +257,16 @@ class Trainer:
         )
         started = time.perf_counter() - self.seconds
         cfg = self.config.train
+        # Steps that set a stage up: the run's first (compiling; on a resume, the latent family
+        # encodes every training code) and the first after the family's earlier stages.
+        set_up = {self.step, self.module.pre_steps}
         try:
             while self.step < total:
+                sets_up = self.step in set_up
                 self.train_step()
                 self.seconds = time.perf_counter() - started
+                if sets_up:  # minutes of one-off work left out of the bar's rate and ETA
+                    bar.unpause()
                 bar.update(1)
                 last = self.step == total
                 if self.step % cfg.log_every == 0 or last:
