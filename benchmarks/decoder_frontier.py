@@ -39,9 +39,13 @@ from objectives import _run, metrics_table
 from torch import nn
 
 from molgan.checkpoint import load_checkpoint
+from molgan.data import MoleculeDataset
+from molgan.graph import MolGraph
 from molgan.io import write_sample_record, write_smiles
 from molgan.model import MolGAN
+from molgan.models import GraphEncoder
 from molgan.models.autoencoder import place_codes
+from molgan.training.latent_family import encode_graphs
 
 COLUMNS = ("validity", "uniqueness", "novelty", "fcd", "kl_score", "code_distance")
 
@@ -95,6 +99,7 @@ class Frontier:
                 f"{checkpoint}: decodes with temperature > 0; this script takes argmax"
             )
         self.codes, _ = training_codes(loaded)  # [M, Z]
+        self._checkpoint = loaded
         self.seed = seed
         self.rng = torch.Generator()
 
@@ -104,6 +109,22 @@ class Frontier:
         start = self.codes[torch.randint(len(self.codes), (n,), generator=self.rng)]
         noise = sigma * torch.randn(start.shape, generator=self.rng)
         return place_codes(start + noise, self.generator.variational)
+
+    @torch.no_grad()
+    def encoded(self, path: Path, n: int) -> torch.Tensor:
+        """The codes of the first ``n`` molecules of ``path`` (e.g. held-out molecules), featurised
+        as the checkpoint's training molecules were."""
+        config, vocab = self._checkpoint.config, self._checkpoint.vocab
+        encoder = GraphEncoder.from_config(config.model, vocab).eval()
+        encoder.load_state_dict(self._checkpoint.weights["encoder"])
+        graphs = MoleculeDataset(
+            path,
+            vocab,
+            progress=False,
+            atom_order=config.data.atom_order,
+            transforms=config.data.transforms,
+        ).graphs
+        return encode_graphs(encoder, MolGraph(graphs.atoms[:n], graphs.bonds[:n]))
 
     def midpoints(self, n: int, k: int) -> torch.Tensor:
         """Midpoints of ``n`` random training codes and one of each one's ``k`` nearest codes."""

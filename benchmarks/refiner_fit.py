@@ -7,12 +7,14 @@ decoder's argmax graph, for the target, and for the output of each of ``--passes
 the share that is strictly valid, the share equal to the target, and the atom pairs per graph
 whose bond differs from the target's. With ``--noise S ...`` it also prints the median distance
 from G's codes to the nearest training code beside that of training codes plus noise ``S`` (put
-back on the code shell): how far from the data G's draws lie, in units of the code noise the
-reconstruction term trains at (``[autoencoder] latent_noise``, ``[train] reconstruction_noise``).
+back on the code shell; the code a noisy one started from counts): how far from the data G's
+draws lie, in units of the code noise the reconstruction term trains at (``[autoencoder]
+latent_noise``, ``[train] reconstruction_noise``). ``--held-out FILE`` adds the codes of FILE's
+first ``-n`` molecules, which are not training codes: where unseen molecules of the data lie.
 Used in docs/results.md ("Where the refiner's passes take it").
 
 Usage: python benchmarks/refiner_fit.py checkpoints/moses [-n 1000] [--passes 16]
-       [--noise 0.1 0.3 0.5 0.7] [--seed 0]
+       [--noise 0.1 0.3 0.5 0.7] [--held-out data/moses/test.csv.gz] [--seed 0]
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=1000)
     parser.add_argument("--passes", type=int, default=16)
     parser.add_argument("--noise", type=float, nargs="*", default=[])
+    parser.add_argument("--held-out", type=Path, help="molecules outside the training set")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     frontier = Frontier(args.checkpoint, args.seed)
@@ -72,7 +75,7 @@ def main() -> None:
     print(f"{'':24s} {'valid':>8s} {'= target':>9s} {'pairs off':>10s}")
     for what, valid, exact, wrong in fit_rows(frontier, args.n, args.passes):
         print(f"{what:24s} {valid:8.3f} {exact:9.3f} {wrong:10.2f}")
-    if args.noise:
+    if args.noise or args.held_out:
         frontier.rng.manual_seed(args.seed)
         print(f"\nmedian distance to the nearest of {len(frontier.codes)} training codes")
         distance = frontier.code_distance(frontier.g_codes(args.n))
@@ -80,6 +83,9 @@ def main() -> None:
         for sigma in args.noise:
             distance = frontier.code_distance(frontier.noisy(args.n, sigma))
             print(f"{f'training codes + noise {sigma}':32s} {distance:.2f}")
+        if args.held_out:
+            distance = frontier.code_distance(frontier.encoded(args.held_out, args.n))
+            print(f"{f'{args.held_out.name}, first {args.n}':32s} {distance:.2f}")
 
 
 if __name__ == "__main__":
