@@ -47,6 +47,9 @@ class ProgressBar(tqdm):
         self._summary_stream = None if interactive else stream
         if not interactive:
             kwargs.setdefault("mininterval", LOG_INTERVAL)  # tqdm then displays this seldom
+            # A line a minute gives tqdm's moving average too few points to forget a slow first
+            # batch (a 10,000-molecule MOSES sample logged 5.9 mol/s at 25): the mean rate instead.
+            kwargs.setdefault("smoothing", 0.0)
         super().__init__(*args, file=stream if interactive else _Discard(), **kwargs)
 
     def display(self, msg: str | None = None, pos: int | None = None) -> None:
