@@ -16,9 +16,12 @@
 #            (python benchmarks/moses.py --model DIR). GAN_SHARE (default 0.2) is the GAN
 #            stage's share of MOSES_SECONDS. The 2026-12-04 call (MOSES_SECONDS=180,
 #            REFINER_SECONDS=50) reached 86.6 % reconstruction in 128 s but gave G 1,031 updates
-#            and the refiner 234 steps; the next: MOSES_SECONDS=300 GAN_SHARE=0.5
+#            and the refiner 234 steps. The next: G alone from the best model so far,
+#            MOSES_CONFIG=configs/moses-latent-gpu-g.toml MOSES_SECONDS=420 (its header says
+#            what to carry); a fresh recipe would be MOSES_SECONDS=300 GAN_SHARE=0.5
 #            REFINER_SECONDS=100 (about 9 minutes of the 10 a command may take; SMOKE=1 costs
 #            about 2 more, so take them off MOSES_SECONDS where the code path has changed).
+#            Exports sample with 100 transport steps (on MOSES they cost no novelty).
 #
 # On the device machine, from the repository root:  TASKS="speed sample" bash benchmarks/gpu.sh
 # Under $OUT (default runs/gpu) it writes gpu.log (everything printed), the JSON and CSV results,
@@ -127,7 +130,7 @@ if has moses; then
         --gan-share "$GAN_SHARE" --out runs/moses-gpu --json "$OUT/moses_timing.json" \
         2>&1 | tr '\r' '\n' | grep -v Warning
     cp runs/moses-gpu/log.csv "$OUT/moses_log.csv"
-    ship runs/moses-gpu moses-gpu --transport-steps 5 --transport-lipschitz 0.3
+    ship runs/moses-gpu moses-gpu --transport-steps 100 --transport-lipschitz 0.3
     if [[ $REFINER_SECONDS != 0 ]]; then
         echo "== $REFINER_CONFIG in $REFINER_SECONDS s of training"
         # Its plan goes to gpu.log only (a lent machine sends back 8 files); the timeout keeps
@@ -136,7 +139,7 @@ if has moses; then
             --config "$REFINER_CONFIG" --device "$DEVICE" --seconds "$REFINER_SECONDS" \
             --out runs/moses-gpu-refiner 2>&1 | tr '\r' '\n' | grep -v Warning
         cp runs/moses-gpu-refiner/log.csv "$OUT/moses_refiner_log.csv"
-        ship runs/moses-gpu-refiner moses-gpu-refiner --transport-steps 5 \
+        ship runs/moses-gpu-refiner moses-gpu-refiner --transport-steps 100 \
             --transport-lipschitz 0.3 --refiner-passes 16
     fi
 fi
