@@ -24,11 +24,11 @@ from collections import Counter
 from pathlib import Path
 
 import torch
+from latent_ablation import checkpoint_encoder, file_graphs
 
 from molgan.checkpoint import load_checkpoint
 from molgan.chem import quiet_rdkit
 from molgan.conditions import CONDITIONS, label_molecules
-from molgan.data import MoleculeDataset
 from molgan.graph import MolGraph, graphs_to_mols, graphs_to_smiles
 from molgan.model import load_training_graphs
 from molgan.models import GraphEncoder, build_generator
@@ -50,17 +50,13 @@ def main() -> None:
     args = parser.parse_args()
     checkpoint = load_checkpoint(args.run)
     config, vocab = checkpoint.config, checkpoint.vocab
-    encoder = GraphEncoder.from_config(config.model, vocab).eval()
-    encoder.load_state_dict(checkpoint.weights["encoder"])
+    encoder = checkpoint_encoder(checkpoint)
     generator = build_generator(config.model, vocab).eval()
     generator.load_state_dict(checkpoint.weights["generator"])
     if args.data is None:
         _, graphs = load_training_graphs(config, progress=False)
     else:
-        data = config.data
-        graphs = MoleculeDataset(
-            args.data, vocab, progress=False, atom_order=data.atom_order, transforms=data.transforms
-        ).graphs
+        graphs = file_graphs(checkpoint, args.data)
     target = MolGraph(graphs.atoms[: args.n].long(), graphs.bonds[: args.n].long())
     codes = encoder(target.one_hot(vocab))  # [M, Z]
     decoded = logits_to_graph(generator.decoder(codes))

@@ -34,16 +34,14 @@ import json
 from pathlib import Path
 
 import torch
-from latent_ablation import decode, training_codes
+from latent_ablation import checkpoint_encoder, decode, file_graphs, training_codes
 from objectives import _run, metrics_table
 from torch import nn
 
 from molgan.checkpoint import load_checkpoint
-from molgan.data import MoleculeDataset
 from molgan.graph import MolGraph
 from molgan.io import write_sample_record, write_smiles
 from molgan.model import MolGAN
-from molgan.models import GraphEncoder
 from molgan.models.autoencoder import place_codes
 from molgan.training.latent_family import encode_graphs
 
@@ -114,16 +112,8 @@ class Frontier:
     def encoded(self, path: Path, n: int) -> torch.Tensor:
         """The codes of the first ``n`` molecules of ``path`` (e.g. held-out molecules), featurised
         as the checkpoint's training molecules were."""
-        config, vocab = self._checkpoint.config, self._checkpoint.vocab
-        encoder = GraphEncoder.from_config(config.model, vocab).eval()
-        encoder.load_state_dict(self._checkpoint.weights["encoder"])
-        graphs = MoleculeDataset(
-            path,
-            vocab,
-            progress=False,
-            atom_order=config.data.atom_order,
-            transforms=config.data.transforms,
-        ).graphs
+        graphs = file_graphs(self._checkpoint, path)
+        encoder = checkpoint_encoder(self._checkpoint)
         return encode_graphs(encoder, MolGraph(graphs.atoms[:n], graphs.bonds[:n]))
 
     def midpoints(self, n: int, k: int) -> torch.Tensor:

@@ -40,7 +40,7 @@ from rdkit import Chem
 
 from molgan.checkpoint import Checkpoint, load_checkpoint
 from molgan.config import load_config
-from molgan.data import QM9_PATH
+from molgan.data import QM9_PATH, MoleculeDataset
 from molgan.graph import MolGraph, graphs_to_smiles
 from molgan.io import read_smiles
 from molgan.model import MolGAN, load_training_graphs
@@ -217,14 +217,33 @@ def autoencoder_rows(
     return rows
 
 
+def checkpoint_encoder(checkpoint: Checkpoint) -> GraphEncoder:
+    """A latent checkpoint's encoder, in eval mode."""
+    encoder = GraphEncoder.from_config(checkpoint.config.model, checkpoint.vocab).eval()
+    encoder.load_state_dict(checkpoint.weights["encoder"])
+    return encoder
+
+
+def file_graphs(checkpoint: Checkpoint, path: Path) -> MolGraph:
+    """The graphs of ``path``'s molecules, featurised as the checkpoint's training molecules were:
+    its vocabulary (not one derived from the file, whose class ids could differ), atom order and
+    transforms."""
+    data = checkpoint.config.data
+    return MoleculeDataset(
+        path,
+        checkpoint.vocab,
+        progress=False,
+        atom_order=data.atom_order,
+        transforms=data.transforms,
+    ).graphs
+
+
 def training_codes(checkpoint: Checkpoint) -> tuple[torch.Tensor, MolGraph]:
     """A latent checkpoint's encoder codes ``[M, Z]`` of its training molecules (no noise), and
     those molecules' graphs."""
-    encoder = GraphEncoder.from_config(checkpoint.config.model, checkpoint.vocab).eval()
-    encoder.load_state_dict(checkpoint.weights["encoder"])
     _, graphs = load_training_graphs(checkpoint.config, progress=False)
     with torch.no_grad():
-        return encode_graphs(encoder, graphs), graphs
+        return encode_graphs(checkpoint_encoder(checkpoint), graphs), graphs
 
 
 def decode(

@@ -92,10 +92,14 @@ def _write_checkpoint(path: Path, checkpoint: Checkpoint) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
     try:
-        shared = _shared_with_generator(checkpoint.weights)
-        weights = {
-            f"{module}.{name}": tensor.detach().cpu().contiguous()
+        on_cpu = {
+            module: {name: tensor.detach().cpu().contiguous() for name, tensor in state.items()}
             for module, state in checkpoint.weights.items()
+        }
+        shared = _shared_with_generator(on_cpu)
+        weights = {
+            f"{module}.{name}": tensor
+            for module, state in on_cpu.items()
             for name, tensor in state.items()
             if not (module == _AVERAGE and name in shared)
         }
@@ -179,7 +183,7 @@ def load_checkpoint(
 
 
 def _shared_with_generator(weights: dict[str, dict[str, torch.Tensor]]) -> list[str]:
-    """The weight average's tensors that equal the generator's, to be stored once.
+    """The weight average's tensors (on the CPU) that equal the generator's, to be stored once.
 
     The latent family's decoder is fixed after its autoencoder stage, so its average is the
     decoder itself: storing it twice would cost a four-layer MOSES model its 20 MB budget.
@@ -189,9 +193,8 @@ def _shared_with_generator(weights: dict[str, dict[str, torch.Tensor]]) -> list[
         name
         for name, tensor in average.items()
         if name in generator
-        and generator[name].shape == tensor.shape
         and generator[name].dtype == tensor.dtype
-        and torch.equal(generator[name].detach().cpu(), tensor.detach().cpu())
+        and torch.equal(generator[name], tensor)  # False for another shape
     ]
 
 
