@@ -246,10 +246,15 @@ def training_codes(checkpoint: Checkpoint) -> tuple[torch.Tensor, MolGraph]:
         return encode_graphs(checkpoint_encoder(checkpoint), graphs), graphs
 
 
+@torch.no_grad()
 def decode(
     decoder: Callable[[torch.Tensor], DenseGraph], codes: torch.Tensor, vocab
 ) -> list[str | None]:
-    """Argmax-decode codes ``[n, Z]`` into strict canonical SMILES (``None``: invalid)."""
+    """Argmax-decode codes ``[n, Z]`` into strict canonical SMILES (``None``: invalid).
+
+    Without gradient: a refiner's passes over a few thousand codes would otherwise keep an
+    autograd graph of many gigabytes.
+    """
     smiles: list[str | None] = []
     for start in range(0, len(codes), 2048):
         graph = logits_to_graph(decoder(codes[start : start + 2048]))
