@@ -22,12 +22,13 @@ import argparse
 
 import numpy as np
 import torch
-from latent_ablation import decode
 from torch import nn
 
+from molgan.graph import graphs_to_smiles
 from molgan.model import MolGAN
 from molgan.models.transport import CriticTransport
 from molgan.rewards import molecule_properties
+from molgan.sampling import generate_graphs
 
 
 class Surrogate(nn.Module):
@@ -62,14 +63,23 @@ def draws(
     model: MolGAN, transport: CriticTransport, n: int, rng: torch.Generator
 ) -> tuple[torch.Tensor, list[str | None]]:
     """``n`` of G's codes moved by ``transport``, and what they decode to as the model samples."""
-    generator = model.generator
+    settings = model.config.model
+    chunks = generate_graphs(
+        model.generator,
+        n,
+        rng,
+        settings.temperature,
+        batch_size=1024,
+        min_p=settings.min_p,
+        noise_scale=settings.noise_scale,
+        transport=transport,
+    )
     codes: list[torch.Tensor] = []
     smiles: list[str | None] = []
-    for start in range(0, n, 1024):
-        noise = transport(generator, generator.sample_z(min(1024, n - start), rng))
+    for graphs, noise in chunks:
         with torch.no_grad():
-            codes.append(generator.codes(noise))
-        smiles += decode(generator.decode, codes[-1], model.vocab)
+            codes.append(model.generator.codes(noise))
+        smiles += graphs_to_smiles(graphs, model.vocab)
     return torch.cat(codes), smiles
 
 
@@ -138,23 +148,17 @@ def main() -> None:
     print(f"held out ({len(test)}): QED head r = {r:.3f}, validity head AUC = {auc:.3f}\n")
     print("| guidance weight | valid | distinct | mean QED | surrogate's mean QED |")
     print("|---|---|---|---|---|")
-    settings = transport.settings
     for weight in args.guide:
-        guided = CriticTransport(
-            Guided(model.critic, surrogate, weight),
-            settings["steps"],
-            settings["lipschitz"],
-            settings["lr"],
-        )
+        guided = CriticTransport(Guided(model.critic, surrogate, weight), **transport.settings)
         draw = torch.Generator().manual_seed(args.seed + 1)
         moved, smiles = draws(model, guided, args.draws, draw)
-        ok = [s for s in smiles if s is not None]
-        qed = labels(smiles)[1][[s is not None for s in smiles]]
+        valid, qed = labels(smiles)
+        distinct = len({s for s in smiles if s is not None}) / valid.sum().item()
         with torch.no_grad():
             predicted = surrogate(moved)[:, 1].mean().item()
         print(
-            f"| {weight:g} | {len(ok) / len(smiles):.3f} | {len(set(ok)) / len(ok):.3f} | "
-            f"{qed.mean():.3f} | {predicted:.3f} |"
+            f"| {weight:g} | {valid.mean():.3f} | {distinct:.3f} | "
+            f"{qed[valid > 0].mean():.3f} | {predicted:.3f} |"
         )
 
 
