@@ -130,7 +130,7 @@ def main() -> None:
 
     torch.manual_seed(args.seed)
     model = MolGAN.load(args.checkpoint)
-    transport = model._transport()
+    transport = model.transport()
     if transport is None:
         raise SystemExit(f"{args.checkpoint}: samples without a transport; nothing to guide")
     rng = torch.Generator().manual_seed(args.seed)

@@ -43,6 +43,7 @@ from molgan.graph import MolGraph
 from molgan.io import write_sample_record, write_smiles
 from molgan.model import MolGAN
 from molgan.models.autoencoder import place_codes
+from molgan.sampling import draw_noise
 from molgan.training.latent_family import encode_graphs
 
 COLUMNS = ("validity", "uniqueness", "novelty", "fcd", "kl_score", "code_distance")
@@ -132,14 +133,9 @@ class Frontier:
     @torch.no_grad()
     def g_codes(self, n: int) -> torch.Tensor:
         """``n`` of G's codes, drawn (and moved by the transport) as its samples are."""
-        transport, scale = self.model._transport(), self.model.config.model.noise_scale
-        codes = []
-        for start in range(0, n, 4096):
-            noise = self.generator.sample_z(min(4096, n - start), self.rng, scale=scale)
-            if transport is not None:
-                noise = transport(self.generator, noise)
-            codes.append(self.generator.codes(noise))
-        return torch.cat(codes)
+        scale, transport = self.model.config.model.noise_scale, self.model.transport()
+        noise = draw_noise(self.generator, n, self.rng, 4096, scale, transport=transport)
+        return torch.cat([self.generator.codes(chunk) for chunk in noise])
 
     def ratio_pool(self, n: int, epochs: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` of G's codes and their estimated ``log p_data / p_G`` (a classifier's logit)."""

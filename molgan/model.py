@@ -169,7 +169,7 @@ class MolGAN:
             fixed = resolve_conditions(condition, self.conditions, self.vocab)
             self.generator.prior.restricted(fixed)
         mask = ValenceMask(self.vocab) if valence_mask else None
-        transport = self._transport()
+        transport = self.transport()
         draws = generate_graphs(
             self.generator,
             n,
@@ -184,8 +184,12 @@ class MolGAN:
         )
         return (graphs for graphs, _ in draws)
 
-    def _transport(self) -> CriticTransport | None:
-        """The transport of ``[model] transport_steps`` (``None`` when it is 0).
+    def transport(self) -> CriticTransport | None:
+        """What moves each draw of G's noise when this model samples (``None``: nothing).
+
+        The discriminator optimal transport of ``[model] transport_steps`` up the latent critic;
+        pass it to :func:`molgan.sampling.generate_graphs` or :func:`molgan.sampling.draw_noise`
+        to draw as :meth:`sample_graphs` does.
 
         Raises:
             ValueError: The model asks for a transport but has no latent critic.
@@ -290,7 +294,7 @@ class MolGAN:
 
     def _sampling_record(self) -> dict[str, dict[str, float]]:
         """The sample record's ``transport`` and ``refiner`` fields, when the model uses them."""
-        transport, refiner = self._transport(), getattr(self.generator, "refiner", None)
+        transport, refiner = self.transport(), getattr(self.generator, "refiner", None)
         return {
             **({} if transport is None else {"transport": transport.settings}),
             **({} if refiner is None else {"refiner": {"passes": refiner.passes}}),

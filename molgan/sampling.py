@@ -30,6 +30,7 @@ __all__ = [
     "logits_to_graph",
     "ValenceMask",
     "generate_graphs",
+    "draw_noise",
 ]
 
 
@@ -352,12 +353,8 @@ def generate_graphs(
     """
     was_training = generator.training
     generator.eval()
-    given = {} if condition is None else {"condition": condition}  # a conditioned G's only
     try:
-        for start in range(0, n, batch_size):
-            z = generator.sample_z(min(batch_size, n - start), rng, scale=noise_scale, **given)
-            if transport is not None:
-                z = transport(generator, z)
+        for z in draw_noise(generator, n, rng, batch_size, noise_scale, condition, transport):
             logits = generator(z)  # z: [b, Z]
             if temperature > 0:
                 logits = DenseGraph(
@@ -371,6 +368,28 @@ def generate_graphs(
             yield MolGraph(graph.atoms.cpu(), graph.bonds.cpu()), z
     finally:
         generator.train(was_training)
+
+
+def draw_noise(
+    generator: torch.nn.Module,
+    n: int,
+    rng: torch.Generator,
+    batch_size: int = 4096,
+    noise_scale: float = 1.0,
+    condition: Mapping[str, int] | None = None,
+    transport: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor] | None = None,
+) -> Iterator[torch.Tensor]:
+    """The noise :func:`generate_graphs` maps, in chunks of at most ``batch_size``.
+
+    Each chunk ``[b, z_dim]`` is drawn from the generator's prior (times ``noise_scale``, with
+    ``condition`` fixed) and moved by ``transport`` when one is given: what G maps when the
+    model samples, for callers that need the codes without decoding them. Lazy, so a caller that
+    also draws from ``rng`` between chunks keeps :func:`generate_graphs`' order of draws.
+    """
+    given = {} if condition is None else {"condition": condition}  # a conditioned G's only
+    for start in range(0, n, batch_size):
+        z = generator.sample_z(min(batch_size, n - start), rng, scale=noise_scale, **given)
+        yield z if transport is None else transport(generator, z)
 
 
 def _min_p_mask(logits: torch.Tensor, min_p: float) -> torch.Tensor:

@@ -9,6 +9,7 @@ from rdkit.Chem import Descriptors
 from molgan.config import Config
 from molgan.graph import graphs_to_smiles
 from molgan.model import MolGAN, load_training_graphs
+from molgan.sampling import draw_noise, generate_graphs
 from molgan.training import Trainer
 
 
@@ -90,6 +91,27 @@ def test_the_critic_transport_moves_the_codes_and_is_recorded(tmp_path):
     assert "transport" not in (tmp_path / "p.smi.json").read_text()
     with pytest.raises(ValueError, match="no latent critic"):
         MolGAN(model.generator, model.vocab, config).sample(5)
+
+
+def test_draw_noise_gives_the_moved_noise_the_model_samples_from():
+    model = MolGAN.load("qm9-rl")
+    config = model.config.replace(model={"transport_steps": 10})
+    moved = MolGAN(model.generator, model.vocab, config, model.critic)
+    seeded = lambda: torch.Generator().manual_seed(2)  # noqa: E731
+    mapped = [
+        z for _, z in generate_graphs(model.generator, 300, seeded(), 0.0, 128, **_moves(moved))
+    ]
+    drawn = list(draw_noise(model.generator, 300, seeded(), 128, **_moves(moved)))
+    assert [len(z) for z in drawn] == [128, 128, 44]
+    assert torch.equal(torch.cat(drawn), torch.cat(mapped))
+    plain = torch.cat(list(draw_noise(model.generator, 300, seeded(), 128)))
+    assert not torch.allclose(plain, torch.cat(drawn))  # the transport moved them
+    assert model.transport() is None and moved.transport().settings["steps"] == 10
+
+
+def _moves(model: MolGAN) -> dict:
+    """``draw_noise``'s and ``generate_graphs``' arguments that make them draw as ``model`` does."""
+    return {"noise_scale": model.config.model.noise_scale, "transport": model.transport()}
 
 
 def test_data_filters_keep_the_passing_molecules_and_the_whole_vocabulary():
