@@ -16,11 +16,15 @@
 #            (python benchmarks/moses.py --model DIR). GAN_SHARE (default 0.2) is the GAN
 #            stage's share of MOSES_SECONDS. The 2026-12-04 call (MOSES_SECONDS=180,
 #            REFINER_SECONDS=50) reached 86.6 % reconstruction in 128 s but gave G 1,031 updates
-#            and the refiner 234 steps. The next: G alone from the best model so far,
-#            MOSES_CONFIG=configs/moses-latent-gpu-g.toml MOSES_SECONDS=420 (its header says
-#            what to carry); a fresh recipe would be MOSES_SECONDS=300 GAN_SHARE=0.5
-#            REFINER_SECONDS=100 (about 9 minutes of the 10 a command may take; SMOKE=1 costs
-#            about 2 more, so take them off MOSES_SECONDS where the code path has changed).
+#            and the refiner 234 steps. G alone from the best model so far
+#            (MOSES_CONFIG=configs/moses-latent-gpu-g.toml MOSES_SECONDS=420; its header says
+#            what to carry) ran on the CPU to 90,000 steps instead and stopped paying there
+#            (docs/results.md, "Where more G stops paying"), so the next lent GPU runs the
+#            default TASKS first: the latent issue's time to quality and sampling throughput
+#            on a GPU are still unmeasured. A fresh MOSES recipe would be MOSES_SECONDS=300
+#            GAN_SHARE=0.5 REFINER_SECONDS=100 (about 9 minutes of the 10 a command may take;
+#            SMOKE=1 costs about 2 more, so take them off MOSES_SECONDS where the code path has
+#            changed).
 #            Exports sample with 100 transport steps (on MOSES they cost no novelty).
 #
 # On the device machine, from the repository root:  TASKS="speed sample" bash benchmarks/gpu.sh
