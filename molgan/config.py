@@ -301,6 +301,10 @@ class TrainConfig:
     """``kind = "latent"`` with ``init_from``: take the checkpoint's refiner too. False: this run's
     refiner starts fresh on the checkpoint's GAN, e.g. to train a refiner with other inputs or
     depth on a shipped model."""
+    init_generator: bool = True
+    """``kind = "latent"`` with ``init_from``: take the checkpoint's G and critics too. False:
+    only its autoencoder; G, its refiner and the critics start fresh, a new GAN stage on a trained
+    autoencoder (e.g. to time a recipe's GAN stage without rerunning the autoencoder)."""
     graph_weight: float = 0.0
     """``kind = "latent"``: weight of the relational-GCN discriminator's adversarial loss on decoded
     graphs in G's loss (graph-space fine-tuning); 0 = the latent critic alone."""
@@ -580,6 +584,16 @@ class Config:
             raise ValueError(
                 "[train] refiner_warm_passes trains a refiner: set [model] refiner_layers > 0 "
                 "and keep train_refiner = true"
+            )
+        if not train.init_generator and not (train.init_from and self.model.kind == "latent"):
+            raise ValueError(
+                "[train] init_generator = false takes only the autoencoder of [train] init_from: "
+                'set init_from, with [model] kind = "latent"'
+            )
+        if not train.init_generator and not (train.train_generator and train.train_refiner):
+            raise ValueError(
+                "[train] init_generator = false starts G and its refiner fresh: keep "
+                "train_generator and train_refiner true"
             )
         if not train.init_refiner and not (train.init_from and self.model.refiner_layers):
             raise ValueError(

@@ -521,7 +521,8 @@ class LatentFamily:
 
         The autoencoder always; G (with its refiner, unless ``[train] init_refiner`` is false;
         the weight average's refiner with ``train_refiner = false``) and the critics if its GAN
-        stage had begun. A checkpoint of the MolGAN family is refused.
+        stage had begun and ``init_generator`` is true. A checkpoint of the MolGAN family is
+        refused.
         """
         checkpoint = load_checkpoint(path, map_location=self.device)
         if checkpoint.config.model.kind != "latent" or checkpoint.vocab != self.vocab:
@@ -530,16 +531,17 @@ class LatentFamily:
             raise ValueError(f"init_from {path}: holds no encoder (an inference-only export?)")
         weights = checkpoint.weights
         self.encoder.load_state_dict(weights["encoder"])
-        gan_started = checkpoint.step > checkpoint.config.autoencoder.steps
+        trained_gan = checkpoint.step > checkpoint.config.autoencoder.steps
+        take_gan = trained_gan and self.config.train.init_generator
         theirs, ours = checkpoint.config.model.conditions, self.config.model.conditions
-        if gan_started and theirs != ours:  # G and the critic cannot take other inputs
+        if take_gan and theirs != ours:  # G and the critic cannot take other inputs
             warnings.warn(
                 f"init_from {path}: its G has conditions {list(theirs)}, this run "
                 f"{list(ours)}; only its autoencoder is taken, G and the critic start fresh",
                 stacklevel=2,
             )
-            gan_started = False
-        if gan_started:
+            take_gan = False
+        if take_gan:
             average = weights.get("generator_ema", weights["generator"])
             # A G that stays fixed is the one the checkpoint samples with: its weight average.
             own = weights["generator"] if self.config.train.train_generator else average

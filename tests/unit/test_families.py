@@ -410,7 +410,19 @@ def test_latent_save_load_export_and_fine_tune(tmp_path):
     )
     fresh = Trainer(tuned, vocab, graphs, device="cpu", progress=False)
     assert _digest(fresh.generator) == _digest(loaded.generator)
+    encoder, critic = _digest(fresh.module.encoder), _digest(fresh.module.critic)
     fresh.fit()
+    # Or from its autoencoder alone: a new GAN stage, G and the critic from this run's seed.
+    anew = tuned.replace(train={"init_generator": False})
+    restarted = Trainer(anew, vocab, graphs, device="cpu", progress=False)
+    assert _digest(restarted.module.encoder) == encoder
+    assert _digest(restarted.module.decoder) == _digest(loaded.generator.decoder)
+    assert _digest(restarted.generator.noise_map) != _digest(loaded.generator.noise_map)
+    assert _digest(restarted.module.critic) != critic
+    with pytest.raises(ValueError, match="init_generator = false takes only the autoencoder"):
+        latent_config(train={"init_generator": False})
+    with pytest.raises(ValueError, match="keep train_generator and train_refiner true"):
+        anew.replace(train={"train_generator": False, "train_decoder": True})
 
 
 def test_init_from_an_autoencoder_only_checkpoint_keeps_this_runs_g(tmp_path):
