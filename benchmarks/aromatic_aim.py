@@ -74,7 +74,14 @@ def draws_by_aim(checkpoint: Path, n: int, seed: int) -> tuple[list, list[Chem.M
     draws = []
     with torch.no_grad():
         for sampled, noise in generate_graphs(
-            generator, n, rng, settings.temperature, 1000, transport=model.transport()
+            generator,
+            n,
+            rng,
+            settings.temperature,
+            1000,
+            min_p=settings.min_p,
+            noise_scale=settings.noise_scale,
+            transport=model.transport(),
         ):
             distance, nearest = torch.cdist(generator.codes(noise), codes).min(1)
             with quiet_rdkit():
