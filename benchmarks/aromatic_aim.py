@@ -31,7 +31,6 @@ from molgan.chem import parse_smiles, quiet_rdkit, strict_smiles
 from molgan.graph import MolGraph, graphs_to_mols
 from molgan.io import read_smiles
 from molgan.model import MolGAN
-from molgan.sampling import generate_graphs
 
 KINDS = (
     "aromatic",
@@ -64,25 +63,16 @@ def draws_by_aim(checkpoint: Path, n: int, seed: int) -> tuple[list, list[Chem.M
     """``n`` draws as (valid molecule or ``None``, nearest training index, code distance), and
     the training molecules."""
     loaded = load_checkpoint(checkpoint)
-    config, vocab = loaded.config, loaded.vocab
+    vocab = loaded.vocab
     model = MolGAN.load(checkpoint)
     codes, graphs = training_codes(loaded)  # [M, Z]
     with quiet_rdkit():
         train_mols = graphs_to_mols(MolGraph(graphs.atoms.long(), graphs.bonds.long()), vocab)
-    generator, settings = model.generator.eval(), config.model
+    generator = model.generator.eval()
     rng = torch.Generator().manual_seed(seed)
     draws = []
     with torch.no_grad():
-        for sampled, noise in generate_graphs(
-            generator,
-            n,
-            rng,
-            settings.temperature,
-            1000,
-            min_p=settings.min_p,
-            noise_scale=settings.noise_scale,
-            transport=model.transport(),
-        ):
+        for sampled, noise in model.sample_draws(n, rng, batch_size=1000):
             distance, nearest = torch.cdist(generator.codes(noise), codes).min(1)
             with quiet_rdkit():
                 mols = graphs_to_mols(sampled, vocab)

@@ -28,7 +28,6 @@ from molgan.graph import graphs_to_smiles
 from molgan.model import MolGAN
 from molgan.models.transport import CriticTransport
 from molgan.rewards import molecule_properties
-from molgan.sampling import generate_graphs
 
 
 class Surrogate(nn.Module):
@@ -63,20 +62,9 @@ def draws(
     model: MolGAN, transport: CriticTransport, n: int, rng: torch.Generator
 ) -> tuple[torch.Tensor, list[str | None]]:
     """``n`` of G's codes moved by ``transport``, and what they decode to as the model samples."""
-    settings = model.config.model
-    chunks = generate_graphs(
-        model.generator,
-        n,
-        rng,
-        settings.temperature,
-        batch_size=1024,
-        min_p=settings.min_p,
-        noise_scale=settings.noise_scale,
-        transport=transport,
-    )
     codes: list[torch.Tensor] = []
     smiles: list[str | None] = []
-    for graphs, noise in chunks:
+    for graphs, noise in model.sample_draws(n, rng, batch_size=1024, transport=transport):
         with torch.no_grad():
             codes.append(model.generator.codes(noise))
         smiles += graphs_to_smiles(graphs, model.vocab)

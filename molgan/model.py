@@ -163,14 +163,32 @@ class MolGAN:
         """
         device = next(self.generator.parameters()).device
         rng = torch.Generator(device=device).manual_seed(seed)
+        draws = self.sample_draws(n, rng, batch_size, condition, valence_mask)
+        return (graphs for graphs, _ in draws)
+
+    def sample_draws(
+        self,
+        n: int,
+        rng: torch.Generator,
+        batch_size: int = 4096,
+        condition: Mapping[str, object] | None = None,
+        valence_mask: bool = False,
+        transport: CriticTransport | None = None,
+    ) -> Iterator[tuple[MolGraph, torch.Tensor]]:
+        """:meth:`sample_graphs`' draws from ``rng``, each chunk with the noise G mapped.
+
+        Every sampling setting is the model's own (temperature, min-p, noise scale, refiner
+        passes, transport), so a caller that needs G's codes beside the graphs draws exactly as
+        the model samples. ``transport`` replaces the model's own (e.g. one that climbs another
+        objective); ``None`` keeps it. ``condition`` and ``valence_mask`` as in
+        :meth:`sample_graphs`, checked when called, before the first chunk is drawn.
+        """
         model = self.config.model
         fixed = None
         if condition:  # checked here, before any output file is opened
             fixed = resolve_conditions(condition, self.conditions, self.vocab)
             self.generator.prior.restricted(fixed)
-        mask = ValenceMask(self.vocab) if valence_mask else None
-        transport = self.transport()
-        draws = generate_graphs(
+        return generate_graphs(
             self.generator,
             n,
             rng,
@@ -179,17 +197,16 @@ class MolGAN:
             min_p=model.min_p,
             noise_scale=model.noise_scale,
             condition=fixed,
-            valence_mask=mask,
-            transport=transport,
+            valence_mask=ValenceMask(self.vocab) if valence_mask else None,
+            transport=self.transport() if transport is None else transport,
         )
-        return (graphs for graphs, _ in draws)
 
     def transport(self) -> CriticTransport | None:
         """What moves each draw of G's noise when this model samples (``None``: nothing).
 
-        The discriminator optimal transport of ``[model] transport_steps`` up the latent critic;
-        pass it to :func:`molgan.sampling.generate_graphs` or :func:`molgan.sampling.draw_noise`
-        to draw as :meth:`sample_graphs` does.
+        The discriminator optimal transport of ``[model] transport_steps`` up the latent critic,
+        which :meth:`sample_draws` applies; :func:`molgan.sampling.draw_noise` takes it to draw G's
+        noise alone as the model does.
 
         Raises:
             ValueError: The model asks for a transport but has no latent critic.
