@@ -346,6 +346,11 @@ class TrainConfig:
     output of every pass of the refiner (deep supervision), not only the last, so that a later
     pass learns to leave what an earlier one repaired (trained on the last alone, the first pass
     is free to do anything)."""
+    valence_target_edit_weight: float = 1.0
+    """With ``valence_target_weight``: the loss weight of the entries (atoms, atom pairs) where
+    the target differs from the decoder's argmax graph, the repairs, against 1 for the rest
+    (:func:`molgan.models.autoencoder.edit_weights`). In a plain mean the few repairs of a
+    27-atom graph weigh about 2 of its 378 pair entries. 1 = a plain mean."""
     refiner_warm_passes: int = 0
     """``kind = "latent"`` with a refiner that learns: before the passes it is judged on (the
     valence target's and the reconstruction's), each step first applies it a random 0 to this
@@ -562,6 +567,13 @@ class Config:
         ):
             if getattr(train, name) and not train.valence_target_weight:
                 raise ValueError(f"[train] {name} needs valence_target_weight > 0")
+        if not train.valence_target_edit_weight > 0:
+            raise ValueError(
+                "[train] valence_target_edit_weight must be > 0, got "
+                f"{train.valence_target_edit_weight}"
+            )
+        if train.valence_target_edit_weight != 1.0 and not train.valence_target_weight:
+            raise ValueError("[train] valence_target_edit_weight needs valence_target_weight > 0")
         if train.valence_target_aromatize_draws and not train.valence_target_aromatize:
             raise ValueError(
                 "[train] valence_target_aromatize_draws needs valence_target_aromatize = true"

@@ -53,6 +53,7 @@ __all__ = [
     "normalize_codes",
     "place_codes",
     "reconstruction_loss",
+    "edit_weights",
     "valence_target_loss",
     "valence_target",
 ]
@@ -115,7 +116,10 @@ def fit_code_gaussian(codes: torch.Tensor) -> torch.distributions.MultivariateNo
 
 
 def reconstruction_loss(
-    logits: DenseGraph, target: DenseGraph, bond_weight: float = 1.0
+    logits: DenseGraph,
+    target: DenseGraph,
+    bond_weight: float = 1.0,
+    weights: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Mean cross-entropy of every atom slot plus that of every atom pair (``i < j``).
 
@@ -123,6 +127,8 @@ def reconstruction_loss(
         logits: Decoder output, ``atoms [B, N, T]`` and ``bonds [B, N, N, Y]``.
         target: One-hot graphs of the same shapes.
         bond_weight: Weight of the bonds' term.
+        weights: Optional per-entry weights, ``atoms [B, N]`` and ``bonds [B, N, N]`` (e.g.
+            :func:`edit_weights`); each term is then their weighted mean.
 
     Returns:
         The scalar ``CE(atoms) + bond_weight * CE(bonds)``, each averaged over its slots.
@@ -135,13 +141,46 @@ def reconstruction_loss(
         >>> round(reconstruction_loss(DenseGraph(atoms, bonds), target).item(), 3)  # ln 2 + ~0
         0.693
     """
-    atom_loss = F.cross_entropy(logits.atoms.flatten(0, 1), target.atoms.argmax(-1).flatten())
+    reduction = "mean" if weights is None else "none"
+    atom_loss = F.cross_entropy(
+        logits.atoms.flatten(0, 1), target.atoms.argmax(-1).flatten(), reduction=reduction
+    )
     n = logits.bonds.shape[1]
     i, j = torch.triu_indices(n, n, offset=1, device=logits.bonds.device)
     bond_logits = logits.bonds[:, i, j]  # [B, P, Y]
     bond_ids = target.bonds[:, i, j].argmax(-1)  # [B, P]
-    bond_loss = F.cross_entropy(bond_logits.flatten(0, 1), bond_ids.flatten())
+    bond_loss = F.cross_entropy(bond_logits.flatten(0, 1), bond_ids.flatten(), reduction=reduction)
+    if weights is not None:
+        atom_w, bond_w = weights[0].flatten(), weights[1][:, i, j].flatten()
+        atom_loss = (atom_loss * atom_w).sum() / atom_w.sum()
+        bond_loss = (bond_loss * bond_w).sum() / bond_w.sum()
     return atom_loss + bond_weight * bond_loss
+
+
+def edit_weights(
+    source: DenseGraph, target: DenseGraph, weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-entry loss weights: ``weight`` where ``target``'s class differs from ``source``'s.
+
+    A refiner's target differs from the graph it repairs in a few entries per graph (the bonds
+    a valence repair lowers, an atom it changes); in a plain mean over all ``N^2 / 2`` pairs
+    those few edits weigh almost nothing. Weighting them up focuses the loss on the repairs.
+
+    Returns:
+        ``atoms [B, N]`` and ``bonds [B, N, N]`` weights (1 elsewhere), for
+        :func:`reconstruction_loss`'s ``weights``.
+
+    Examples:
+        >>> eye = torch.eye(2)
+        >>> src = DenseGraph(eye[torch.tensor([[0, 1]])], eye[torch.tensor([[[0, 1], [1, 0]]])])
+        >>> tgt = DenseGraph(eye[torch.tensor([[0, 0]])], src.bonds)  # atom 1 changes class
+        >>> [w.tolist() for w in edit_weights(src, tgt, 5.0)]
+        [[[1.0, 5.0]], [[[1.0, 1.0], [1.0, 1.0]]]]
+    """
+    with torch.no_grad():
+        atoms = source.atoms.argmax(-1) != target.atoms.argmax(-1)  # [B, N]
+        bonds = source.bonds.argmax(-1) != target.bonds.argmax(-1)  # [B, N, N]
+        return 1.0 + (weight - 1.0) * atoms.float(), 1.0 + (weight - 1.0) * bonds.float()
 
 
 def valence_target_loss(

@@ -38,6 +38,7 @@ from molgan.models.autoencoder import (
     GraphEncoder,
     LatentCritic,
     LatentGenerator,
+    edit_weights,
     kl_divergence,
     reconstruction_loss,
     valence_target,
@@ -309,7 +310,7 @@ class LatentFamily:
                     # A refiner learns the repairs of what the decoder decodes (a fixed target,
                     # one decode per step).
                     target = valence_target(decoded, self._valence_mask, self._complete_rings)
-                    loss = self._judged_loss(passes, target)
+                    loss = self._judged_loss(passes, target, decoded)
                     if cfg.valence_target_aromatize_draws:
                         draws = cfg.valence_target_aromatize_draws
                         loss = loss + self._completion_loss(draws, warm)
@@ -398,16 +399,25 @@ class LatentFamily:
             return codes.new_zeros(())
         decoded = DenseGraph(decoded.atoms[rows], decoded.bonds[rows])
         target = MolGraph(done.atoms[rows], done.bonds[rows]).one_hot(self.vocab)
-        loss = self._judged_loss(self._refine(decoded, codes[rows], warm), target)
+        loss = self._judged_loss(self._refine(decoded, codes[rows], warm), target, decoded)
         return loss * rows.sum() / self.config.train.batch_size  # each draw counts as one graph
 
-    def _judged_loss(self, passes: list[DenseGraph], target: DenseGraph) -> torch.Tensor:
-        """The mean loss of the judged passes against one fixed target.
+    def _judged_loss(
+        self, passes: list[DenseGraph], target: DenseGraph, decoded: DenseGraph
+    ) -> torch.Tensor:
+        """The mean loss of the judged passes against one fixed target, a repair of ``decoded``.
 
-        All passes with ``[train] valence_target_every_pass``, else the last.
+        All passes with ``[train] valence_target_every_pass``, else the last; the repairs
+        weighted by ``[train] valence_target_edit_weight``.
         """
-        judged = passes if self.config.train.valence_target_every_pass else passes[-1:]
-        return sum(reconstruction_loss(out, target) for out in judged) / len(judged)
+        cfg = self.config.train
+        judged = passes if cfg.valence_target_every_pass else passes[-1:]
+        weights = None
+        if cfg.valence_target_edit_weight != 1.0:
+            weights = edit_weights(decoded, target, cfg.valence_target_edit_weight)
+        return sum(reconstruction_loss(out, target, weights=weights) for out in judged) / len(
+            judged
+        )
 
     def _reconstruction(self, warm: int = 0) -> torch.Tensor:
         """The autoencoder's loss on a batch of training codes, with its training noise.

@@ -1,8 +1,10 @@
+import math
+
 import pytest
 import torch
 
 from molgan.config import ModelConfig
-from molgan.graph import DenseGraph
+from molgan.graph import DenseGraph, MolGraph
 from molgan.losses import gradient_penalty
 from molgan.models import (
     GraphDecoder,
@@ -11,7 +13,12 @@ from molgan.models import (
     LatentGenerator,
     build_generator,
 )
-from molgan.models.autoencoder import kl_divergence, normalize_codes, reconstruction_loss
+from molgan.models.autoencoder import (
+    edit_weights,
+    kl_divergence,
+    normalize_codes,
+    reconstruction_loss,
+)
 from molgan.sampling import logits_to_graph
 
 SIZES = {"latent_dim": 16, "dim": 32, "layers": 2, "heads": 2}
@@ -86,6 +93,37 @@ def test_reconstruction_loss_is_zero_for_confident_right_logits_and_grows_when_w
     assert reconstruction_loss(wrong_bonds, target, bond_weight=4.0).item() == pytest.approx(
         200.0, rel=1e-4
     )
+
+
+def test_edit_weights_weigh_the_entries_a_target_changes(graph_batch, vocab):
+    """Where the target differs from the graph it repairs, the loss weighs the entry more."""
+    source = graph_batch.one_hot(vocab)
+    atoms, bonds = graph_batch.atoms.clone(), graph_batch.bonds.clone()
+    atoms[0, 0] = (atoms[0, 0] + 1) % vocab.n_atom_classes  # one atom edited
+    bonds[1, 0, 1] = bonds[1, 1, 0] = (bonds[1, 0, 1] + 1) % vocab.n_bond_classes  # one bond
+    target = MolGraph(atoms, bonds).one_hot(vocab)
+    atom_w, bond_w = edit_weights(source, target, 10.0)
+    assert atom_w.sum().item() == atom_w.numel() + 9.0 and atom_w[0, 0].item() == 10.0
+    assert bond_w.sum().item() == bond_w.numel() + 18.0  # both halves of the symmetric pair
+    assert bond_w[1, 0, 1].item() == bond_w[1, 1, 0].item() == 10.0
+    # Logits that keep the source: unit weights are the plain mean; with the edits weighted up
+    # the loss is the weighted mean of the same per-entry cross-entropies, and larger.
+    logits = DenseGraph(source.atoms * 5.0, source.bonds * 5.0)
+    plain = reconstruction_loss(logits, target)
+    ones = (torch.ones_like(atom_w), torch.ones_like(bond_w))
+    assert reconstruction_loss(logits, target, weights=ones).item() == pytest.approx(plain.item())
+    weighted = reconstruction_loss(logits, target, weights=(atom_w, bond_w))
+    assert weighted.item() > 2 * plain.item()
+    n = vocab.max_atoms
+
+    def weighted_mean(classes: int, entries: int) -> float:  # one edited entry of `entries`
+        log_z = math.log(math.exp(5.0) + classes - 1)  # right: log_z - 5; the edited: log_z
+        return (10.0 * log_z + (entries - 1) * (log_z - 5.0)) / (entries + 9)
+
+    expected = weighted_mean(vocab.n_atom_classes, atom_w.numel()) + weighted_mean(
+        vocab.n_bond_classes, len(graph_batch.atoms) * n * (n - 1) // 2
+    )
+    assert weighted.item() == pytest.approx(expected, rel=1e-4)
 
 
 def test_latent_generator_decodes_normalised_codes(decoder, vocab):

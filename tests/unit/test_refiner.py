@@ -13,9 +13,9 @@ from molgan.config import Config
 from molgan.graph import DenseGraph, MolGraph, same_piece
 from molgan.model import MolGAN, load_training_graphs
 from molgan.models import GraphDecoder, GraphRefiner, LatentGenerator
-from molgan.models.autoencoder import reconstruction_loss, valence_target_loss
+from molgan.models.autoencoder import edit_weights, reconstruction_loss, valence_target_loss
 from molgan.sampling import ValenceMask, logits_to_graph
-from molgan.training import Trainer
+from molgan.training import Trainer, latent_family
 from molgan.training.latent_family import reconstruction_rate
 from molgan.vocab import Vocabulary
 
@@ -197,7 +197,7 @@ def test_a_fixed_g_needs_a_trained_g_and_a_term_to_learn_from(tmp_path):
         )
 
 
-def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_path):
+def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_path, monkeypatch):
     config = latent_config(train={"ema": 0.9})
     vocab, graphs = load_training_graphs(config, progress=False)
     Trainer(config, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "gan").fit()
@@ -218,10 +218,18 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
             "valence_target_every_pass": True,
             "valence_target_aromatize": True,
             "refiner_warm_passes": 2,
+            "valence_target_edit_weight": 5.0,
             "ema": 0.9,
             "steps": 6,
         },
     )
+    weighed = []  # the edit weights every judged target gets
+
+    def recorded(source, target, weight):
+        weighed.append(weight)
+        return edit_weights(source, target, weight)
+
+    monkeypatch.setattr(latent_family, "edit_weights", recorded)
     trainer = Trainer(stage, vocab, graphs, device="cpu", progress=False, out_dir=tmp_path / "ref")
     family = trainer.module
     state = family.rng.get_state()
@@ -238,6 +246,7 @@ def test_a_refiner_stage_trains_the_refiner_alone_on_a_trained_latent_gan(tmp_pa
     }
     before = {name: _digest(part) for name, part in parts.items()}
     trainer.fit()
+    assert weighed and set(weighed) == {5.0}
     assert {name for name, part in parts.items() if _digest(part) != before[name]} == {"refiner"}
     assert _digest(trainer.sampler.noise_map) == _digest(gan.generator.noise_map)
     assert family._valence_mask.join_pieces  # the teacher joins pieces
@@ -346,6 +355,8 @@ def test_a_refiner_with_pieces_reads_which_atoms_its_input_joins(monkeypatch):
             "aromatize_draws must be an integer >= 0, got -1",
         ),
         ({"train": {"refiner_warm_passes": -1}}, "warm_passes must be an integer >= 0, got -1"),
+        ({"train": {"valence_target_edit_weight": 0.0}}, "edit_weight must be > 0, got 0.0"),
+        ({"train": {"valence_target_edit_weight": 5.0}}, "edit_weight needs valence_target_w"),
         ({"train": {"reconstruction_noise": 0.3}}, "noise needs reconstruction_weight > 0"),
         (
             {"train": {"reconstruction_weight": 1.0, "reconstruction_noise": -0.1}},
