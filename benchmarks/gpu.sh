@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # Everything molgan measures on a lent GPU, in one call (results: docs/benchmarks.md, "GPU").
-# TASKS (default "speed sample recipes") picks what runs, in this order:
+# TASKS (default "ttq") picks what runs, in this order:
+#   ttq      the latent issue's time to quality on QM9 (benchmarks/time_to_quality.py): the
+#            autoencoder, a fresh GAN on it and the two refiner stages of the CPU measurement
+#            (configs/qm9-latent-ttq-*.toml), timed, then 10,000 samples' strict validity and
+#            uniqueness, and the sampling throughput of both families in the same run; its
+#            export and samples come back for `molgan evaluate` on the CPU box (TTQ_LIMIT,
+#            default 540 s, stops it);
 #   speed    training throughput (benchmarks/train_speed.py) of both families at BATCHES, eager
 #            fp32 against compiled (COMPILE_MODES, default CUDA graphs) in bfloat16, plus the
 #            RDKit-in-step and RL rows; MOSES-sized latent rows with MOSES_SPEED=1;
@@ -21,7 +27,7 @@
 #            what to carry) ran on the CPU to 90,000 steps instead and stopped paying there
 #            (docs/results.md, "Where more G stops paying"), so the next lent GPU runs the
 #            default TASKS first: the latent issue's time to quality and sampling throughput
-#            on a GPU are still unmeasured. A fresh MOSES recipe would be MOSES_SECONDS=300
+#            on a GPU are still unmeasured (the ttq task). A fresh MOSES recipe would be MOSES_SECONDS=300
 #            GAN_SHARE=0.5 REFINER_SECONDS=100 (about 9 minutes of the 10 a command may take;
 #            SMOKE=1 costs about 2 more, so take them off MOSES_SECONDS where the code path has
 #            changed).
@@ -32,7 +38,9 @@
 # and each exported model as a tarball split into parts under 16 MiB (`cat NAME.tar.gz.part-* |
 # tar -xz` joins them). A lent machine sends back at most 8 files: TASKS="speed sample moses"
 # writes 7 (gpu.log, 3 JSON, 1 CSV, 2 parts), and a refiner stage adds 1 CSV and 1-2 parts;
-# "recipes" adds a CSV per recipe and 1-2 parts. The device's Python has torch and
+# "recipes" adds a CSV per recipe and 1-2 parts; "ttq" writes 4-5 (gpu.log, ttq.json, the samples,
+# 1-2 parts). For "ttq" keep checkpoints/qm9-molgan (its throughput row) and leave the other
+# checkpoints behind (below). The device's Python has torch and
 # torch-geometric but no rdkit: put the rdkit and fcd wheels for it in .whl/ first, e.g.
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 -d .whl rdkit==2026.9.1 fcd==1.2.2
@@ -42,14 +50,16 @@
 # and afterwards `git reset -q -- checkpoints` and drop that line again. Bugs that only a GPU shows
 # (tensors on two devices) stop a call at once: SMOKE=1 first runs each moses stage for 10 s on
 # 3,000 molecules (timed_recipe.py --smoke) and stops the task if one fails.
-# A dry run on a CPU: DEVICE=cpu STEPS=20 ROW_SECONDS=1 BATCHES="32" RECIPES=qm9-molgan \
+# A dry run of the ttq task on a CPU: DEVICE=cpu TTQ_SMOKE=1 OUT=runs/gpu-dry bash benchmarks/gpu.sh
+# A dry run of the rest on a CPU: DEVICE=cpu STEPS=20 ROW_SECONDS=1 BATCHES="32" RECIPES=qm9-molgan \
 #   COMPILE_MODES=default MOSES_SECONDS=30 MOSES_CONFIG=a-smaller-batch.toml bash benchmarks/gpu.sh
 set -uo pipefail
 OUT=${OUT:-runs/gpu}
 DEVICE=${DEVICE:-cuda}
 STEPS=${STEPS:-}
 ROW_SECONDS=${ROW_SECONDS:-10}
-TASKS=${TASKS:-speed sample recipes}
+TASKS=${TASKS:-ttq}
+TTQ_LIMIT=${TTQ_LIMIT:-540}
 BATCHES=${BATCHES:-32 1024 8192}
 COMPILE_MODES=${COMPILE_MODES:-reduce-overhead}
 MOSES_SECONDS=${MOSES_SECONDS:-330}
@@ -88,6 +98,16 @@ ship() {
     python3 -m molgan export "$1" "$WORK/$2" "${@:3}" >/dev/null &&
         tar -czf - -C "$WORK" "$2" | split -b 15M -d - "$OUT/$2.tar.gz.part-"
 }
+
+if has ttq; then
+    echo "== time to quality on QM9 (at most $TTQ_LIMIT s)"
+    timeout "$TTQ_LIMIT" python3 benchmarks/time_to_quality.py --device "$DEVICE" \
+        --out runs/ttq-gpu --json "$OUT/ttq.json" ${TTQ_SMOKE:+--smoke} 2>&1 |
+        tr '\r' '\n' | grep -v Warning
+    cp runs/ttq-gpu/samples.smi "$OUT/ttq_samples.smi" 2>/dev/null
+    [[ -d runs/ttq-gpu/model ]] && tar -czf - -C runs/ttq-gpu model |
+        split -b 15M -d - "$OUT/ttq-model.tar.gz.part-"
+fi
 
 if has speed; then
     echo "== training throughput, eager fp32"
