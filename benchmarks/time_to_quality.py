@@ -70,9 +70,11 @@ def main() -> None:
     if source is None:
         config = _stage_config("qm9-latent", args.smoke).replace(train={"steps": 1})
         source = str(_train("autoencoder", config, args.out / "autoencoder", device, stages))
+        _write(report, args.json)  # so far: a time limit that stops a later stage keeps these
     for name in STAGES:
         config = _stage_config(name, args.smoke).replace(train={"init_from": source})
         source = str(_train(name, config, args.out / name, device, stages))
+        _write(report, args.json)
     report["train_s"] = sum(stages.values())
     model_dir = export_checkpoint(source, args.out / "model", sampling=SAMPLING)
     n = 500 if args.smoke else args.samples
@@ -84,8 +86,7 @@ def main() -> None:
     molgan = MolGAN.load(args.molgan, device=device)
     report["molgan_molecules_per_s"] = _timed_sample(molgan, n, args.seed)[1]
     print(json.dumps(report, indent=2), flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    _write(report, args.json)
 
 
 def _stage_config(name: str, smoke: bool) -> Config:
@@ -117,6 +118,11 @@ def _timed_sample(model: MolGAN, n: int, seed: int) -> tuple[list[str], float]:
     start = time.perf_counter()
     samples = model.sample(n, seed=seed, keep_invalid=True)
     return samples, n / (time.perf_counter() - start)
+
+
+def _write(report: dict[str, object], path: Path | None) -> None:
+    if path is not None:
+        path.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def _synchronize(device: str) -> None:
