@@ -39,15 +39,18 @@
 # tar -xz` joins them). A lent machine sends back at most 8 files: TASKS="speed sample moses"
 # writes 7 (gpu.log, 3 JSON, 1 CSV, 2 parts), and a refiner stage adds 1 CSV and 1-2 parts;
 # "recipes" adds a CSV per recipe and 1-2 parts; "ttq" writes 4-5 (gpu.log, ttq.json, the samples,
-# 1-2 parts). For "ttq" keep checkpoints/qm9-molgan (its throughput row) and leave the other
-# checkpoints behind (below). The device's Python has torch and
+# 1-2 parts). The device's Python has torch and
 # torch-geometric but no rdkit: put the rdkit and fcd wheels for it in .whl/ first, e.g.
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #       --platform manylinux_2_28_x86_64 -d .whl rdkit==2026.9.1 fcd==1.2.2
 # What travels to the device is the tracked tree plus .whl: with the shipped checkpoints it is over
 # the device tool's 64 MiB, so leave them behind for the call (they stay on disk):
 #   echo /checkpoints/ >> .git/info/exclude && git rm -r -q --cached checkpoints
-# and afterwards `git reset -q -- checkpoints` and drop that line again. Bugs that only a GPU shows
+# and afterwards `git reset -q -- checkpoints` and drop that line again. The ttq task needs
+# checkpoints/qm9-molgan (its throughput row) and the rdkit wheel only, so for it leave behind
+#   for m in qm9 qm9-rl qm9-qed moses moses-qed; do echo "/checkpoints/$m/"; done \
+#       >> .git/info/exclude && git rm -r -q --cached checkpoints/{qm9,qm9-rl,qm9-qed,moses,moses-qed}
+# instead. Bugs that only a GPU shows
 # (tensors on two devices) stop a call at once: SMOKE=1 first runs each moses stage for 10 s on
 # 3,000 molecules (timed_recipe.py --smoke) and stops the task if one fails.
 # A dry run of the ttq task on a CPU: DEVICE=cpu TTQ_SMOKE=1 OUT=runs/gpu-dry bash benchmarks/gpu.sh
