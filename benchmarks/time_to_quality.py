@@ -82,7 +82,8 @@ def main() -> None:
     samples, report["latent_molecules_per_s"] = _timed_sample(latent, n, args.seed)
     (args.out / "samples.smi").write_text("".join(f"{s}\n" for s in samples))
     report.update(validity=validity(samples), uniqueness=uniqueness(samples), samples=n)
-    report["meets_criterion"] = all(report[key] >= bar for key, bar in CRITERION.items())
+    # uniqueness is None when no sample is valid
+    report["meets_criterion"] = all((report[key] or 0.0) >= bar for key, bar in CRITERION.items())
     molgan = MolGAN.load(args.molgan, device=device)
     report["molgan_molecules_per_s"] = _timed_sample(molgan, n, args.seed)[1]
     print(json.dumps(report, indent=2), flush=True)
