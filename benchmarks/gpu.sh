@@ -95,11 +95,14 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 }
 
 has() { [[ " $TASKS " == *" $1 "* ]]; }
-# Export run $1 as $OUT/$2.tar.gz.part-NN (parts under the 16 MiB a file may have on the way back);
-# any further arguments are `molgan export` options.
+# Pack folder $1/$2 as $OUT/$3.tar.gz.part-NN (parts under the 16 MiB a file may have on the way
+# back).
+pack() {
+    tar -czf - -C "$1" "$2" | split -b 15M -d - "$OUT/$3.tar.gz.part-"
+}
+# Export run $1 and pack it as $2; any further arguments are `molgan export` options.
 ship() {
-    python3 -m molgan export "$1" "$WORK/$2" "${@:3}" >/dev/null &&
-        tar -czf - -C "$WORK" "$2" | split -b 15M -d - "$OUT/$2.tar.gz.part-"
+    python3 -m molgan export "$1" "$WORK/$2" "${@:3}" >/dev/null && pack "$WORK" "$2" "$2"
 }
 
 if has ttq; then
@@ -108,8 +111,7 @@ if has ttq; then
         --out runs/ttq-gpu --json "$OUT/ttq.json" ${TTQ_SMOKE:+--smoke} 2>&1 |
         tr '\r' '\n' | grep -v Warning
     cp runs/ttq-gpu/samples.smi "$OUT/ttq_samples.smi" 2>/dev/null
-    [[ -d runs/ttq-gpu/model ]] && tar -czf - -C runs/ttq-gpu model |
-        split -b 15M -d - "$OUT/ttq-model.tar.gz.part-"
+    [[ -d runs/ttq-gpu/model ]] && pack runs/ttq-gpu model ttq-model
 fi
 
 if has speed; then

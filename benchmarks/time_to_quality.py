@@ -34,8 +34,6 @@ import json
 import time
 from pathlib import Path
 
-import torch
-
 from molgan.checkpoint import export_checkpoint
 from molgan.config import Config, load_config
 from molgan.metrics import uniqueness, validity
@@ -106,8 +104,7 @@ def _stage_config(name: str, smoke: bool) -> Config:
 def _train(name: str, config: Config, out: Path, device: str, stages: dict[str, float]) -> Path:
     """Train one stage into ``out``, record its wall time, and return its checkpoint."""
     start = time.perf_counter()
-    MolGAN.train(config, out, device=device, progress=False)
-    _synchronize(device)
+    MolGAN.train(config, out, device=device, progress=False)  # ends writing a checkpoint
     stages[name] = time.perf_counter() - start
     print(f"{name}: {stages[name]:.1f} s", flush=True)
     return out / "checkpoint"
@@ -124,11 +121,6 @@ def _timed_sample(model: MolGAN, n: int, seed: int) -> tuple[list[str], float]:
 def _write(report: dict[str, object], path: Path | None) -> None:
     if path is not None:
         path.write_text(json.dumps(report, indent=2) + "\n")
-
-
-def _synchronize(device: str) -> None:
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
 
 
 if __name__ == "__main__":

@@ -415,9 +415,8 @@ class LatentFamily:
         weights = None
         if cfg.valence_target_edit_weight != 1.0:
             weights = edit_weights(decoded, target, cfg.valence_target_edit_weight)
-        return sum(reconstruction_loss(out, target, weights=weights) for out in judged) / len(
-            judged
-        )
+        losses = [reconstruction_loss(out, target, weights=weights) for out in judged]
+        return sum(losses) / len(losses)
 
     def _reconstruction(self, warm: int = 0) -> torch.Tensor:
         """The autoencoder's loss on a batch of training codes, with its training noise.
