@@ -38,7 +38,13 @@ from molgan.graph import DenseGraph, MolGraph
 from molgan.models.base import standard_normal
 from molgan.models.conditioning import ConditionPrior
 from molgan.models.generator import NO_BOND_LOGIT_GAP
-from molgan.models.layers import MLP, TransformerBlock, init_linear_, symmetric_pair_features
+from molgan.models.layers import (
+    MLP,
+    TransformerBlock,
+    init_linear_,
+    symmetric_pair_logits,
+    upper_pairs,
+)
 from molgan.models.refiner import GraphRefiner
 from molgan.sampling import ValenceMask
 from molgan.vocab import Vocabulary
@@ -378,10 +384,9 @@ class GraphDecoder(nn.Module):
         h = self.norm(h)
         atom_logits = self.atom_head(h)  # [B, N, T]
         position = None
-        if self.pair_position is not None:  # [N, N, P], symmetrised
-            position = (self.pair_position + self.pair_position.transpose(0, 1)) / 2
-        pair = symmetric_pair_features(self.pair_projection(h), position)  # [B, N, N, 2P]
-        bond_logits = self.bond_head(pair)  # [B, N, N, Y]
+        if self.pair_position is not None:  # [N, N, P], symmetrised, then its pairs i < j
+            position = upper_pairs((self.pair_position + self.pair_position.transpose(0, 1)) / 2)
+        bond_logits = symmetric_pair_logits(self.bond_head, self.pair_projection(h), position)
         bond_logits = torch.where(
             self._diagonal, self._diagonal_logits.to(bond_logits.dtype), bond_logits
         )

@@ -19,7 +19,8 @@ __all__ = [
     "MLP",
     "TransformerBlock",
     "init_linear_",
-    "symmetric_pair_features",
+    "symmetric_pair_logits",
+    "upper_pairs",
 ]
 
 
@@ -213,17 +214,45 @@ class TransformerBlock(nn.Module):
         return h + self.ff(self.norm2(h))
 
 
-def symmetric_pair_features(p: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
-    """Features ``[B, N, N, 2P]`` of every slot pair: ``p_i + p_j (+ extra)``, then ``p_i * p_j``.
+def symmetric_pair_logits(
+    head: nn.Module, p: torch.Tensor, extra: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``head`` applied to every slot pair's features, as a symmetric ``[B, N, N, Y]`` tensor.
 
-    ``p`` is ``[B, N, P]``; ``extra`` broadcasts to ``[B, N, N, P]``. Symmetric in ``i, j`` when
-    ``extra`` is, so a bond head on them gives symmetric logits.
+    A pair ``i, j`` has the features ``[p_i + p_j (+ extra_ij), p_i * p_j]`` (``[2P]``), which
+    are the same for ``j, i``; so ``head`` runs on the ``M = N (N - 1) / 2`` pairs ``i < j`` only
+    and its output is mirrored: the same function as running it on all ``N * N`` pairs, in less
+    than half the work (up to float rounding, as a matmul over fewer rows may round otherwise;
+    the shipped models sample byte-identical files either way on the 2-core CPU). The diagonal
+    is zero: callers pin or mask it.
+
+    ``p`` is ``[B, N, P]``; ``extra``, the pairs' own features, is :func:`upper_pairs` of a
+    symmetric ``[N, N, P]`` or ``[B, N, N, P]`` (``[M, P]`` or ``[B, M, P]``).
 
     Examples:
-        >>> pair = symmetric_pair_features(torch.randn(2, 3, 4))
-        >>> tuple(pair.shape), bool(torch.equal(pair, pair.transpose(1, 2)))
-        ((2, 3, 3, 8), True)
+        >>> head = nn.Linear(8, 3)
+        >>> logits = symmetric_pair_logits(head, torch.randn(2, 4, 4))
+        >>> tuple(logits.shape), bool(torch.equal(logits, logits.transpose(1, 2)))
+        ((2, 4, 4, 3), True)
     """
-    p_i, p_j = p.unsqueeze(2), p.unsqueeze(1)  # [B, N, 1, P], [B, 1, N, P]
-    pair_sum = p_i + p_j if extra is None else p_i + p_j + extra  # [B, N, N, P]
-    return torch.cat(torch.broadcast_tensors(pair_sum, p_i * p_j), dim=-1)
+    batch, n, _ = p.shape
+    i, j = torch.triu_indices(n, n, offset=1, device=p.device)  # [M] each
+    p_i, p_j = p.index_select(1, i), p.index_select(1, j)  # [B, M, P]
+    pair_sum = p_i + p_j if extra is None else p_i + p_j + extra
+    upper = head(torch.cat([pair_sum, p_i * p_j], dim=-1))  # [B, M, 2P] -> [B, M, Y]
+    logits = upper.new_zeros(batch, n, n, upper.shape[-1])
+    logits[:, i, j] = upper
+    logits[:, j, i] = upper
+    return logits
+
+
+def upper_pairs(x: torch.Tensor) -> torch.Tensor:
+    """The entries ``i < j`` of pair features ``[..., N, N, F]``, as ``[..., M, F]`` in row order.
+
+    Examples:
+        >>> upper_pairs(torch.arange(9.0).view(3, 3, 1)).flatten().tolist()
+        [1.0, 2.0, 5.0]
+    """
+    n = x.shape[-2]
+    i, j = torch.triu_indices(n, n, offset=1, device=x.device)
+    return x.flatten(-3, -2).index_select(-2, i * n + j)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from molgan.graph import DenseGraph, same_piece
-from molgan.models.layers import TransformerBlock, symmetric_pair_features
+from molgan.models.layers import TransformerBlock, symmetric_pair_logits, upper_pairs
 from molgan.sampling import logits_to_graph
 from molgan.vocab import Vocabulary
 
@@ -70,8 +70,6 @@ class GraphRefiner(nn.Module):
         self.passes, self.pieces = passes, pieces
         t, y, n = vocab.n_atom_classes, vocab.n_bond_classes, vocab.max_atoms
         self.register_buffer("_orders", torch.tensor(vocab.bond_orders), persistent=False)
-        off_diagonal = ~torch.eye(n, dtype=torch.bool)[..., None]
-        self.register_buffer("_off_diagonal", off_diagonal, persistent=False)
         self.atom_input = nn.Linear(2 * t + _USED_VALENCE_CLASSES, dim)
         self.code = nn.Linear(latent_dim, dim)
         self.slot_embedding = nn.Parameter(torch.randn(n, dim) * slot_init)  # [N, D]
@@ -154,6 +152,6 @@ class GraphRefiner(nn.Module):
         for layer in self.layers:
             h = layer(h, bias)
         h = self.norm(h)
-        pair = symmetric_pair_features(self.pair_projection(h), self.pair_input(pairs))
-        bond_delta = self.bond_head(pair) * self._off_diagonal  # [B, N, N, Y]
+        projected, extra = self.pair_projection(h), self.pair_input(upper_pairs(pairs))
+        bond_delta = symmetric_pair_logits(self.bond_head, projected, extra)  # zero diagonal
         return DenseGraph(logits.atoms + self.atom_head(h), logits.bonds + bond_delta)

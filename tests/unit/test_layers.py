@@ -4,7 +4,14 @@ import pytest
 import torch
 from torch import nn
 
-from molgan.models.layers import MLP, GraphAggregation, RelationalGraphConv, init_linear_
+from molgan.models.layers import (
+    MLP,
+    GraphAggregation,
+    RelationalGraphConv,
+    init_linear_,
+    symmetric_pair_logits,
+    upper_pairs,
+)
 
 
 def test_relational_graph_conv_shape():
@@ -92,3 +99,34 @@ def test_reset_parameters_zeroes_biases():
 def test_init_linear_is_glorot_bounded():
     linear = init_linear_(nn.Linear(30, 20))
     assert linear.weight.abs().max() <= math.sqrt(6 / 50)
+
+
+def _all_pairs_head(head: nn.Module, p: torch.Tensor, extra: torch.Tensor) -> torch.Tensor:
+    """The head on all N * N pairs (the form that the upper-pair path replaces)."""
+    p_i, p_j = p.unsqueeze(2), p.unsqueeze(1)
+    pair_sum = p_i + p_j + extra
+    return head(torch.cat(torch.broadcast_tensors(pair_sum, p_i * p_j), dim=-1))
+
+
+@pytest.mark.parametrize("batched_extra", [False, True])
+def test_symmetric_pair_logits_match_the_head_on_all_pairs(batched_extra):
+    torch.manual_seed(0)
+    head = nn.Sequential(nn.Linear(12, 6), nn.GELU(), nn.Linear(6, 4))
+    p = torch.randn(3, 7, 6, requires_grad=True)
+    raw = torch.randn(3, 7, 7, 6) if batched_extra else torch.randn(7, 7, 6)
+    extra = raw + raw.transpose(-3, -2)  # symmetric, as the callers' pair features are
+    expected = _all_pairs_head(head, p, extra)
+    logits = symmetric_pair_logits(head, p, upper_pairs(extra))
+    off = ~torch.eye(7, dtype=torch.bool)
+    torch.testing.assert_close(logits[:, off], expected[:, off])  # the matmul sees fewer rows
+    assert torch.equal(logits, logits.transpose(1, 2))
+    assert not logits[:, ~off].any()  # zero diagonal
+    # The gradients agree too (up to the order of the sums).
+    (grad,) = torch.autograd.grad((logits[:, off] ** 2).sum(), p)
+    (expected_grad,) = torch.autograd.grad((expected[:, off] ** 2).sum(), p)
+    torch.testing.assert_close(grad, expected_grad)
+
+
+def test_upper_pairs_are_the_pairs_i_below_j_in_row_order():
+    x = torch.arange(16.0).view(4, 4, 1).expand(2, 4, 4, 1)
+    assert upper_pairs(x)[1, :, 0].tolist() == [1.0, 2.0, 3.0, 6.0, 7.0, 11.0]
