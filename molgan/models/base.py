@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 import torch
 
 from molgan.graph import DenseGraph
+from molgan.vocab import Vocabulary
 
 __all__ = ["GraphGenerator", "GraphCritic", "standard_normal"]
 
@@ -21,6 +22,8 @@ __all__ = ["GraphGenerator", "GraphCritic", "standard_normal"]
 class GraphGenerator(Protocol):
     """Noise in, graph logits out: ``atoms [B, N, T]`` and symmetric ``bonds [B, N, N, Y]``."""
 
+    vocab: Vocabulary
+    """Gives ``N`` (``max_atoms``), ``T`` and ``Y``."""
     z_dim: int
 
     def sample_z(
