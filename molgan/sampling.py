@@ -31,6 +31,8 @@ __all__ = [
     "ValenceMask",
     "generate_graphs",
     "draw_noise",
+    "forward_batch",
+    "CPU_FORWARD_PAIRS",
 ]
 
 
@@ -402,11 +404,23 @@ third of the speed on the 2-core CPU (``docs/benchmarks.md``). The samples are t
 """
 
 
+def forward_batch(batch_size: int, n_atoms: int, device: torch.device) -> int:
+    """``batch_size`` graphs of ``n_atoms`` slots, capped on the CPU at :data:`CPU_FORWARD_PAIRS`.
+
+    Examples:
+        >>> cpu = torch.device("cpu")
+        >>> forward_batch(4096, 27, cpu), forward_batch(4096, 9, cpu), forward_batch(64, 27, cpu)
+        (186, 1820, 64)
+    """
+    if device.type != "cpu":
+        return batch_size
+    return min(batch_size, max(1, CPU_FORWARD_PAIRS // max(1, n_atoms * (n_atoms - 1) // 2)))
+
+
 def _forward_in_pieces(generator: torch.nn.Module, z: torch.Tensor) -> DenseGraph:
-    """``generator(z)``; on the CPU in pieces of :data:`CPU_FORWARD_PAIRS` slot pairs."""
-    n = generator.vocab.max_atoms
-    piece = max(1, CPU_FORWARD_PAIRS // max(1, n * (n - 1) // 2))  # graphs
-    if z.device.type != "cpu" or len(z) <= piece:
+    """``generator(z)``, in pieces of :func:`forward_batch` graphs."""
+    piece = forward_batch(len(z), generator.vocab.max_atoms, z.device)
+    if len(z) <= piece:
         return generator(z)
     parts = [generator(part) for part in z.split(piece)]
     return DenseGraph(torch.cat([p.atoms for p in parts]), torch.cat([p.bonds for p in parts]))

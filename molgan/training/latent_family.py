@@ -45,7 +45,7 @@ from molgan.models.autoencoder import (
 )
 from molgan.models.transport import configured_transport
 from molgan.rewards import Objective, RewardScorer
-from molgan.sampling import ValenceMask, logits_to_graph, sample_dense_graph
+from molgan.sampling import ValenceMask, forward_batch, logits_to_graph, sample_dense_graph
 from molgan.training.acceleration import autocast, compiled
 from molgan.training.graph_game import GraphGame, real_batch
 from molgan.vocab import Vocabulary
@@ -615,7 +615,11 @@ def one_cycle_lr(step: int, total: int, peak: float) -> float:
 
 @torch.no_grad()
 def encode_graphs(encoder: GraphEncoder, graphs: MolGraph, batch_size: int = 1024) -> torch.Tensor:
-    """The codes ``[M, Z]`` of graphs ``atoms [M, N]``, ``bonds [M, N, N]`` (no noise)."""
+    """The codes ``[M, Z]`` of graphs ``atoms [M, N]``, ``bonds [M, N, N]`` (no noise).
+
+    In batches of ``batch_size``, fewer on the CPU (:func:`molgan.sampling.forward_batch`).
+    """
+    batch_size = forward_batch(batch_size, encoder.vocab.max_atoms, _device(encoder))
     return torch.cat(
         [encoder(batch.one_hot(encoder.vocab)) for batch in _chunks(graphs, batch_size)]
     )
@@ -632,11 +636,13 @@ def reconstruction_rate(
     """The fraction of graphs whose decoded (and refined) code gives back exactly the same graph.
 
     Equal class ids in a canonical atom order is equal canonical SMILES (the codec is exact).
+    In batches of ``batch_size``, fewer on the CPU (:func:`molgan.sampling.forward_batch`).
     """
     modules = [m for m in (encoder, decoder, refiner) if m is not None]
     was_training = [m.training for m in modules]
     for module in modules:
         module.eval()
+    batch_size = forward_batch(batch_size, encoder.vocab.max_atoms, _device(encoder))
     exact = 0
     for batch in _chunks(graphs, batch_size):
         codes = encoder(batch.one_hot(encoder.vocab))
@@ -648,6 +654,10 @@ def reconstruction_rate(
     for module, mode in zip(modules, was_training):
         module.train(mode)
     return exact / max(1, len(graphs.atoms))
+
+
+def _device(module: torch.nn.Module) -> torch.device:
+    return next(module.parameters()).device
 
 
 def _chunks(graphs: MolGraph, batch_size: int) -> Iterator[MolGraph]:
