@@ -151,13 +151,11 @@ def reconstruction_loss(
     atom_loss = F.cross_entropy(
         logits.atoms.flatten(0, 1), target.atoms.argmax(-1).flatten(), reduction=reduction
     )
-    n = logits.bonds.shape[1]
-    i, j = torch.triu_indices(n, n, offset=1, device=logits.bonds.device)
-    bond_logits = logits.bonds[:, i, j]  # [B, P, Y]
-    bond_ids = target.bonds[:, i, j].argmax(-1)  # [B, P]
+    bond_logits = upper_pairs(logits.bonds)  # [B, P, Y]
+    bond_ids = upper_pairs(target.bonds).argmax(-1)  # [B, P]
     bond_loss = F.cross_entropy(bond_logits.flatten(0, 1), bond_ids.flatten(), reduction=reduction)
     if weights is not None:
-        atom_w, bond_w = weights[0].flatten(), weights[1][:, i, j].flatten()
+        atom_w, bond_w = weights[0].flatten(), upper_pairs(weights[1].unsqueeze(-1)).flatten()
         atom_loss = (atom_loss * atom_w).sum() / atom_w.sum()
         bond_loss = (bond_loss * bond_w).sum() / bond_w.sum()
     return atom_loss + bond_weight * bond_loss
